@@ -1,0 +1,25 @@
+# The two commands a newcomer needs:  `make demo` (the main job) and `make test` (the suite).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/cloudrun: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/cloudrun
+	$(BIN)/cloudrun plan deepseek-ai/deepseek-llm-67b-chat --hours 40
+
+test: $(BIN)/cloudrun
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+bench: $(BIN)/cloudrun
+	$(BIN)/python benchmarks/bench_plan.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from cloudrun.cli import main
+
+main()

@@ -1,0 +1,231 @@
+"""The data that flows between cloudrun's layers: sizing, catalog, credits, plan.
+
+Money is Decimal (USD), time is timezone-aware UTC, memory is bytes. Conversions to GB and floats
+happen only at the edges (tables and JSON).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Precision(str, Enum):
+    bf16 = "bf16"
+    fp8 = "fp8"
+    int8 = "int8"
+    int4 = "int4"
+
+
+PROVIDERS = ("aws", "gcp", "azure")
+SERVICES = {"aws": "sagemaker", "gcp": "vertex", "azure": "azureml"}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class MemoryNeed(_Frozen):
+    """What serving one model needs, before it meets a GPU: the output of `cloudrun size`."""
+
+    id: str
+    architecture: str
+    params: int
+    precision: Precision
+    weights_bytes: int
+    kv_bytes_per_token: int
+    context: int
+    concurrency: int
+    required_bytes: int = Field(description="weights + KV cache for context x concurrency + one GPU's overhead")
+    attention_heads: int = Field(description="tensor parallelism must divide this (vLLM)")
+    kv_heads: int | None = Field(description="KV heads sharded by tensor parallelism; None for MLA (replicated)")
+    max_context: int
+    overhead_bytes_per_gpu: int
+
+    @property
+    def kv_cache_bytes(self) -> int:
+        return self.kv_bytes_per_token * self.context * self.concurrency
+
+
+class Offer(_Frozen):
+    """One instance type, in one region, of one managed inference service, at a dated price."""
+
+    provider: str
+    service: str
+    region: str
+    instance_type: str
+    gpu_model: str
+    gpu_count: int
+    gpu_memory_gb: Decimal = Field(description="per GPU, decimal GB as marketed")
+    vcpus: int
+    memory_gb: Decimal
+    price_per_hour_usd: Decimal
+    spot_price_per_hour_usd: Decimal | None = None
+    source: str
+    as_of: str
+
+    @property
+    def gpu_memory_bytes(self) -> int:
+        return int(self.gpu_memory_gb * 1_000_000_000)
+
+
+class CreditGrant(_Frozen):
+    """Credit that can pay for some services of one provider until it expires."""
+
+    provider: str
+    amount_usd: Decimal
+    expires_at: datetime
+    gpu_eligible: bool
+    services: tuple[str, ...]
+    name: str = ""
+
+
+class Fit(_Frozen):
+    """Whether a model fits an offer's GPUs, with the tensor-parallel degree and the reasons."""
+
+    feasible: bool
+    tensor_parallel: int
+    reasons: tuple[str, ...]
+
+
+class CreditUse(_Frozen):
+    """How much of one grant pays for an option, covering which hours of the run."""
+
+    grant: str
+    amount_usd: Decimal
+    hours: Decimal
+
+
+class PlanOption(_Frozen):
+    offer: Offer
+    spot: bool
+    fit: Fit
+    price_per_hour_usd: Decimal
+    hours: Decimal
+    list_cost_usd: Decimal
+    credits_applied_usd: Decimal
+    out_of_pocket_usd: Decimal
+    credit_uses: tuple[CreditUse, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+
+class Plan(_Frozen):
+    need: MemoryNeed
+    hours: Decimal
+    options: tuple[PlanOption, ...]
+    catalog_source: str
+
+
+# --- Deployments: what the deployer asks a provider for, and what it gets back ---------------------------
+
+MANAGED_TAG = "cloudrun-managed"
+DEPLOYMENT_TAG = "cloudrun-deployment"
+
+
+class EndpointState(str, Enum):
+    creating = "creating"
+    in_service = "in_service"
+    updating = "updating"
+    failed = "failed"
+    deleting = "deleting"
+    deleted = "deleted"
+
+
+class DeploySpec(_Frozen):
+    """Everything a provider needs to create one endpoint serving one model."""
+
+    name: str = Field(description="deployment name: lowercase letters, digits, '-'; legal on every cloud")
+    model_id: str
+    provider: str
+    service: str
+    region: str
+    instance_type: str
+    gpu_count: int
+    tensor_parallel: int
+    context: int = Field(description="max model length given to vLLM")
+    precision: Precision
+    spot: bool = False
+    instance_count: int = 1
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {MANAGED_TAG: "true", DEPLOYMENT_TAG: self.name}
+
+
+class EndpointRef(_Frozen):
+    """How to find a deployment's resources again: provider, region and the cloud's own ids."""
+
+    provider: str
+    region: str
+    name: str
+    endpoint_id: str = Field(description="the cloud's id or name of the endpoint resource")
+    resources: dict[str, str] = Field(default_factory=dict, description="other resources, e.g. model, config")
+
+
+class Endpoint(_Frozen):
+    """A managed endpoint as the cloud describes it now."""
+
+    ref: EndpointRef
+    state: EndpointState
+    instance_type: str | None = None
+    instance_count: int | None = None
+    created_at: datetime | None = None
+    failure_reason: str | None = None
+    url: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class CheckResult(_Frozen):
+    """Whether a provider is usable from here, and what to do if not."""
+
+    provider: str
+    sdk_installed: bool
+    credentials_ok: bool
+    identity: str | None = None
+    detail: str = ""
+    hint: str | None = None
+
+
+class DeploymentStatus(str, Enum):
+    intent = "intent"  # written before any cloud call: a crash leaves this behind
+    creating = "creating"
+    in_service = "in_service"
+    failed = "failed"
+    deleting = "deleting"
+    deleted = "deleted"
+    vanished = "vanished"  # the cloud no longer has it, and cloudrun did not delete it
+
+
+class Deployment(_Frozen):
+    """cloudrun's own record of one deployment (the state store's row)."""
+
+    name: str
+    model_id: str
+    provider: str
+    service: str
+    region: str
+    instance_type: str
+    gpu_count: int
+    instance_count: int = 1
+    tensor_parallel: int = 1
+    context: int = 0
+    precision: str = "bf16"
+    spot: bool = False
+    price_per_hour_usd: Decimal
+    price_source: str
+    status: DeploymentStatus
+    ref: EndpointRef | None = None
+    created_at: datetime
+    ready_at: datetime | None = None
+    deleted_at: datetime | None = None
+    failure_reason: str | None = None
+    adopted: bool = False
+
+    def cost_so_far(self, now: datetime) -> Decimal:
+        """Return price x hours from creation until deletion (or now); the endpoint bills from creation."""
+        end = self.deleted_at or now
+        seconds = max(Decimal(0), Decimal((end - self.created_at).total_seconds()))
+        return self.price_per_hour_usd * seconds / Decimal(3600)

@@ -1,0 +1,160 @@
+"""Turn cloudrun models into JSON documents and rich tables. Only the CLI calls this."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from cloudrun.models import MemoryNeed, Plan, PlanOption
+
+
+def money(value: Decimal) -> float:
+    """Return a Decimal amount as a JSON number, to the micro-dollar."""
+    return float(round(value, 6))
+
+
+def gb(n: int | Decimal) -> str:
+    return f"{Decimal(n) / 1_000_000_000:,.1f} GB"
+
+
+def need_json(need: MemoryNeed) -> dict[str, Any]:
+    return {
+        "id": need.id,
+        "architecture": need.architecture,
+        "params": need.params,
+        "precision": need.precision.value,
+        "weights_bytes": need.weights_bytes,
+        "kv_bytes_per_token": need.kv_bytes_per_token,
+        "context": need.context,
+        "concurrency": need.concurrency,
+        "required_bytes": need.required_bytes,
+        "max_context": need.max_context,
+        "overhead_bytes_per_gpu": need.overhead_bytes_per_gpu,
+    }
+
+
+def option_json(option: PlanOption) -> dict[str, Any]:
+    offer = option.offer
+    return {
+        "provider": offer.provider,
+        "service": offer.service,
+        "region": offer.region,
+        "instance_type": offer.instance_type,
+        "gpu_model": offer.gpu_model,
+        "gpu_count": offer.gpu_count,
+        "gpu_memory_bytes": offer.gpu_memory_bytes,
+        "tensor_parallel": option.fit.tensor_parallel,
+        "spot": option.spot,
+        "price_per_hour_usd": money(option.price_per_hour_usd),
+        "hours": float(option.hours),
+        "list_cost_usd": money(option.list_cost_usd),
+        "credits_applied_usd": money(option.credits_applied_usd),
+        "out_of_pocket_usd": money(option.out_of_pocket_usd),
+        "feasible": option.fit.feasible,
+        "reasons": list(option.reasons),
+        "price_source": offer.source,
+        "price_as_of": offer.as_of,
+        "paid_by": [
+            {"grant": u.grant, "amount_usd": money(u.amount_usd), "hours": float(round(u.hours, 4))}
+            for u in option.credit_uses
+        ],
+    }
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "model": need_json(plan.need),
+        "hours": float(plan.hours),
+        "catalog": plan.catalog_source,
+        "options": [option_json(o) for o in plan.options],
+    }
+
+
+def print_need(console: Console, need: MemoryNeed) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("model", f"{need.id} ({need.architecture})")
+    table.add_row("parameters", f"{need.params / 1e9:,.2f} B")
+    table.add_row("precision", need.precision.value)
+    table.add_row("weights", gb(need.weights_bytes))
+    table.add_row("KV cache / token", f"{need.kv_bytes_per_token / 1024:,.1f} KiB")
+    table.add_row("KV cache", f"{gb(need.kv_cache_bytes)} (context {need.context} x concurrency {need.concurrency})")
+    table.add_row("overhead / GPU", gb(need.overhead_bytes_per_gpu))
+    table.add_row("required", f"[bold]{gb(need.required_bytes)}[/bold] (on one GPU; split across GPUs in a plan)")
+    console.print(table)
+
+
+def _age(as_of: str, today: date) -> str:
+    try:
+        days = (today - date.fromisoformat(as_of)).days
+    except ValueError:
+        return as_of
+    return f"{as_of} ({days} d)"
+
+
+def print_plan(console: Console, plan: Plan, now: datetime) -> None:
+    need = plan.need
+    console.print(
+        f"[bold]{need.id}[/bold] {need.precision.value}: weights {gb(need.weights_bytes)}, "
+        f"KV {gb(need.kv_cache_bytes)} (context {need.context} x {need.concurrency}), for {plan.hours} h"
+    )
+    if not plan.options:
+        console.print("No offer fits. Try a lower --precision, a shorter --context, or --all to see why.")
+        return
+    sources: dict[str, int] = {}
+    table = Table(title=None, show_lines=False)
+    for column in (
+        "#",
+        "service",
+        "region",
+        "instance",
+        "GPUs",
+        "TP",
+        "$/h",
+        "list",
+        "credits",
+        "you pay",
+        "price as of",
+        "src",
+    ):
+        table.add_column(column, justify="right" if column in {"$/h", "list", "credits", "you pay"} else "left")
+    for i, option in enumerate(plan.options, start=1):
+        offer = option.offer
+        ref = sources.setdefault(offer.source, len(sources) + 1)
+        style = None if option.fit.feasible else "dim"
+        table.add_row(
+            str(i),
+            offer.service + (" spot" if option.spot else ""),
+            offer.region,
+            offer.instance_type,
+            f"{offer.gpu_count}x {offer.gpu_model}",
+            str(option.fit.tensor_parallel),
+            f"{option.price_per_hour_usd:,.3f}",
+            f"{option.list_cost_usd:,.2f}",
+            f"{option.credits_applied_usd:,.2f}",
+            f"{option.out_of_pocket_usd:,.2f}",
+            _age(offer.as_of, now.date()),
+            f"[{ref}]" + ("" if option.fit.feasible else " does not fit"),
+            style=style,
+        )
+    console.print(table)
+    _print_best(console, plan.options[0])
+    for source, ref in sources.items():
+        console.print(f"[dim][{ref}] {source}[/dim]", highlight=False)
+
+
+def _print_best(console: Console, best: PlanOption) -> None:
+    if not best.fit.feasible:
+        console.print("No offer fits; the rows above show why (dim).")
+        return
+    console.print(f"[bold]Cheapest:[/bold] {best.offer.service} {best.offer.instance_type} in {best.offer.region}")
+    for reason in best.reasons:
+        console.print(f"  {reason}", highlight=False)
+    for use in best.credit_uses:
+        console.print(f"  paid by {use.grant}: ${use.amount_usd:,.2f} for {use.hours:,.1f} h", highlight=False)
+    if best.credit_uses and best.out_of_pocket_usd > 0:
+        covered = sum((u.hours for u in best.credit_uses), Decimal(0))
+        console.print(f"  you would start paying after {covered:,.1f} h", highlight=False)

@@ -1,0 +1,1 @@
+"""Cloud adapters (installed as ``cloudrun.providers``). Each imports its SDK lazily."""

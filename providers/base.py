@@ -1,0 +1,113 @@
+"""The provider interface every cloud adapter implements, and the lazy registry that finds them.
+
+An adapter is loaded only when a command needs that cloud, so `cloudrun --help` and `plan` never import
+a cloud SDK. A missing SDK says which extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from cloudrun.errors import CloudrunError, InvalidInput
+from cloudrun.models import CheckResult, DeploySpec, Endpoint, EndpointRef
+
+ClientFactory = Callable[[str, str], Any]
+"""(sdk service name, region) -> client: the seam tests use to hand an adapter a faked client."""
+
+
+class Provider(ABC):
+    """One managed inference service on one cloud. Only cloudrun models leave an adapter."""
+
+    name: ClassVar[str]
+    service: ClassVar[str]
+    extra: ClassVar[str]  # the pip extra that installs this provider's SDK
+    # Capability flags, each with the reason for a gap in the adapter's docstring.
+    supports_spot: ClassVar[bool] = False
+    has_quota_api: ClassVar[bool] = False
+    has_live_balances: ClassVar[bool] = False
+    has_invocation_metrics: ClassVar[bool] = False
+
+    @abstractmethod
+    def check(self) -> CheckResult:
+        """Return who we are on this cloud and whether deploys can work, without changing anything."""
+
+    @abstractmethod
+    def quota(self, instance_type: str, region: str) -> int | None:
+        """Return how many instances of this type the account may run as endpoints, or None if unknown."""
+
+    @abstractmethod
+    def create(self, spec: DeploySpec) -> EndpointRef:
+        """Start creating the endpoint and everything it needs; return as soon as the cloud accepted it.
+
+        On an error after some resources were created, remove those before raising.
+        """
+
+    @abstractmethod
+    def describe(self, ref: EndpointRef) -> Endpoint:
+        """Return the endpoint's current state; raise NotFound if it is gone."""
+
+    @abstractmethod
+    def invoke(self, ref: EndpointRef, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send an OpenAI-style chat payload to the endpoint and return the parsed response."""
+
+    @abstractmethod
+    def delete(self, ref: EndpointRef) -> None:
+        """Remove the endpoint and the resources created with it. Not-found is success.
+
+        Refuses (Conflict) to touch anything that does not carry cloudrun's managed tag.
+        """
+
+    @abstractmethod
+    def list_managed(self, regions: Sequence[str]) -> list[Endpoint]:
+        """Return the endpoints in these regions that carry cloudrun's managed tag, and only those."""
+
+    @abstractmethod
+    def invocations(self, ref: EndpointRef, since: datetime) -> int | None:
+        """Return how many requests the endpoint served since `since`; 0 when the cloud has no data.
+
+        None means the metrics could not be read (so idleness is unknown, never assumed).
+        """
+
+    def failure_error(self, endpoint: Endpoint) -> CloudrunError:
+        """Return the error a failed endpoint stands for; adapters map capacity and quota reasons."""
+        reason = endpoint.failure_reason or "no reason given"
+        return CloudrunError(f"endpoint {endpoint.ref.name} failed in {endpoint.ref.region}: {reason}")
+
+
+REGISTRY: dict[str, str] = {
+    "aws": "cloudrun.providers.aws:SageMakerProvider",
+}
+EXTRAS = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
+
+
+def register(name: str, target: str) -> None:
+    """Register a provider class by "module:Class"; built-ins use the same mechanism a plugin would."""
+    REGISTRY[name] = target
+
+
+def provider_class(name: str) -> type[Provider]:
+    """Return the adapter class for a provider name, importing it (and its SDK) only now."""
+    if name not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY)) or "none"
+        raise InvalidInput(f"no deploy adapter for provider {name!r} yet", hint=f"available: {known}")
+    module_name, _, class_name = REGISTRY[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("cloudrun"):
+            raise
+        extra = EXTRAS.get(name, name)
+        raise InvalidInput(
+            f"the {name} provider needs the {exc.name} package, which is not installed",
+            hint=f"pip install 'cloudrun-llm[{extra}]'",
+        ) from exc
+    return getattr(module, class_name)
+
+
+def load(name: str, **options: Any) -> Provider:
+    """Return a ready adapter instance for a provider name."""
+    return provider_class(name)(**options)
