@@ -188,7 +188,7 @@ def _check_header(name: str, header: list[str]) -> None:
 def _parse_row(cells: list[str]) -> Offer:
     if len(cells) != len(COLUMNS):
         raise _FieldError(f"has {len(cells)} fields, expected {len(COLUMNS)} (is a comma unquoted?)")
-    row = dict(zip(COLUMNS, (cell.strip() for cell in cells), strict=True))
+    row = dict(zip(COLUMNS, [cell.strip() for cell in cells], strict=True))
     provider, service = row["provider"], row["service"]
     if provider not in PROVIDERS:
         raise _FieldError(f"{provider!r} is not one of {', '.join(PROVIDERS)}", "provider")

@@ -47,7 +47,9 @@ def errors_to_exit(fn: F) -> F:
 
 
 def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    """Print one JSON document: indented for a person at a terminal, compact (and faster) for a pipe."""
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(document, indent=indent) + "\n")
 
 
 def _split(values: list[str] | None) -> list[str] | None:

@@ -97,24 +97,35 @@ def ineligible_reason(grant: CreditGrant, offer: Offer, now: datetime) -> str | 
     return None
 
 
+def usable_grants(grants: Sequence[CreditGrant], offer: Offer, now: datetime) -> list[CreditGrant]:
+    """Return the grants that can pay for `offer`, soonest-expiring first (the order they are spent in)."""
+    return sorted(
+        (g for g in grants if ineligible_reason(g, offer, now) is None),
+        key=lambda g: (g.expires_at, g.name),
+    )
+
+
 def apply_credits(
     price_per_hour: Decimal, hours: Decimal, grants: Sequence[CreditGrant], offer: Offer, now: datetime
 ) -> tuple[Decimal, tuple[CreditUse, ...]]:
-    """Return the credit applied to `hours` of `offer` at `price_per_hour` starting now, and per grant.
+    """Return the credit applied to `hours` of `offer` at `price_per_hour` starting now, and per grant."""
+    return spend(price_per_hour, hours, usable_grants(grants, offer, now), now)
+
+
+def spend(
+    price_per_hour: Decimal, hours: Decimal, ordered: Sequence[CreditGrant], now: datetime
+) -> tuple[Decimal, tuple[CreditUse, ...]]:
+    """Return the credit that `ordered` (usable grants, soonest-expiring first) applies to a run.
 
     Usage is paid in time order by the soonest-expiring grant that still has balance; a grant covers
     usage only up to its expiry. Because grants are taken in expiry order, the covered time only moves
     forward and this greedy order spends the most credit that can be spent.
     """
-    usable = sorted(
-        (g for g in grants if ineligible_reason(g, offer, now) is None),
-        key=lambda g: (g.expires_at, g.name),
-    )
+    if price_per_hour <= 0 or not ordered:
+        return Decimal(0), ()
     covered = Decimal(0)  # hours of the run already paid for by credit
     uses: list[CreditUse] = []
-    if price_per_hour <= 0:
-        return Decimal(0), ()
-    for grant in usable:
+    for grant in ordered:
         until_expiry = Decimal((grant.expires_at - now).total_seconds()) / _SECONDS_PER_HOUR
         payable_hours = min(hours, until_expiry) - covered
         if payable_hours <= 0 or grant.amount_usd <= 0:
@@ -123,4 +134,6 @@ def apply_credits(
         paid_hours = payable_hours if amount < grant.amount_usd else amount / price_per_hour
         uses.append(CreditUse(grant=grant.name, amount_usd=amount, hours=paid_hours))
         covered += paid_hours
+        if covered >= hours:
+            break
     return sum((u.amount_usd for u in uses), Decimal(0)), tuple(uses)

@@ -6,6 +6,7 @@ happen only at the edges (tables and JSON).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -50,8 +51,13 @@ class MemoryNeed(_Frozen):
         return self.kv_bytes_per_token * self.context * self.concurrency
 
 
-class Offer(_Frozen):
-    """One instance type, in one region, of one managed inference service, at a dated price."""
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One instance type, in one region, of one managed inference service, at a dated price.
+
+    A plain dataclass, not pydantic: catalogs hold tens of thousands of rows and catalog.py validates
+    every field itself.
+    """
 
     provider: str
     service: str
@@ -59,11 +65,11 @@ class Offer(_Frozen):
     instance_type: str
     gpu_model: str
     gpu_count: int
-    gpu_memory_gb: Decimal = Field(description="per GPU, decimal GB as marketed")
+    gpu_memory_gb: Decimal  # per GPU, decimal GB as marketed
     vcpus: int
     memory_gb: Decimal
     price_per_hour_usd: Decimal
-    spot_price_per_hour_usd: Decimal | None = None
+    spot_price_per_hour_usd: Decimal | None
     source: str
     as_of: str
 
@@ -83,7 +89,8 @@ class CreditGrant(_Frozen):
     name: str = ""
 
 
-class Fit(_Frozen):
+@dataclass(frozen=True, slots=True)
+class Fit:
     """Whether a model fits an offer's GPUs, with the tensor-parallel degree and the reasons."""
 
     feasible: bool
@@ -91,7 +98,8 @@ class Fit(_Frozen):
     reasons: tuple[str, ...]
 
 
-class CreditUse(_Frozen):
+@dataclass(frozen=True, slots=True)
+class CreditUse:
     """How much of one grant pays for an option, covering which hours of the run."""
 
     grant: str
@@ -99,7 +107,8 @@ class CreditUse(_Frozen):
     hours: Decimal
 
 
-class PlanOption(_Frozen):
+@dataclass(frozen=True, slots=True)
+class PlanOption:
     offer: Offer
     spot: bool
     fit: Fit
@@ -112,7 +121,8 @@ class PlanOption(_Frozen):
     reasons: tuple[str, ...] = ()
 
 
-class Plan(_Frozen):
+@dataclass(frozen=True, slots=True)
+class Plan:
     need: MemoryNeed
     hours: Decimal
     options: tuple[PlanOption, ...]

@@ -13,8 +13,8 @@ from cloudrun.models import MemoryNeed, Plan, PlanOption
 
 
 def money(value: Decimal) -> float:
-    """Return a Decimal amount as a JSON number, to the micro-dollar."""
-    return float(round(value, 6))
+    """Return a Decimal amount as a JSON number (the nearest float; amounts are kept to the micro-dollar)."""
+    return float(value)
 
 
 def gb(n: int | Decimal) -> str:
@@ -59,7 +59,7 @@ def option_json(option: PlanOption) -> dict[str, Any]:
         "price_source": offer.source,
         "price_as_of": offer.as_of,
         "paid_by": [
-            {"grant": u.grant, "amount_usd": money(u.amount_usd), "hours": float(round(u.hours, 4))}
+            {"grant": u.grant, "amount_usd": money(u.amount_usd), "hours": round(float(u.hours), 4)}
             for u in option.credit_uses
         ],
     }

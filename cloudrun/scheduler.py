@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from cloudrun.credits import apply_credits
+from cloudrun.credits import spend, usable_grants
 from cloudrun.models import CreditGrant, Fit, MemoryNeed, Offer, Plan, PlanOption
 
 # vLLM reserves this share of each GPU's memory for weights, activations and KV cache (its default
@@ -76,14 +76,12 @@ def fit(need: MemoryNeed, offer: Offer) -> Fit:
 
 
 def _option(
-    need: MemoryNeed, offer: Offer, spot: bool, hours: Decimal, grants: Sequence[CreditGrant], now: datetime
+    offer: Offer, spot: bool, offer_fit: Fit, hours: Decimal, grants: Sequence[CreditGrant], now: datetime
 ) -> PlanOption:
     price = offer.spot_price_per_hour_usd if spot else offer.price_per_hour_usd
     assert price is not None
-    offer_fit = fit(need, offer)
     list_cost = price * hours
-    applied, uses = apply_credits(price, hours, grants, offer, now)
-    reasons = offer_fit.reasons + ((SPOT_RISK,) if spot else ())
+    applied, uses = spend(price, hours, grants, now)
     return PlanOption(
         offer=offer,
         spot=spot,
@@ -94,7 +92,7 @@ def _option(
         credits_applied_usd=applied,
         out_of_pocket_usd=list_cost - applied,
         credit_uses=uses,
-        reasons=reasons,
+        reasons=offer_fit.reasons + ((SPOT_RISK,) if spot else ()),
     )
 
 
@@ -126,13 +124,21 @@ def rank(
 ) -> Plan:
     """Return every option ranked by the rule in `sort_key`; feasible options first."""
     options: list[PlanOption] = []
+    fits: dict[tuple[int, Decimal], Fit] = {}  # fit depends only on the GPUs, and offers share few shapes
+    payers: dict[tuple[str, str], list[CreditGrant]] = {}  # which grants pay, per provider and service
     for offer in offers:
         if (offer.provider, offer.region, offer.instance_type) in blocked:
             continue
+        shape = (offer.gpu_count, offer.gpu_memory_gb)
+        if shape not in fits:
+            fits[shape] = fit(need, offer)
+        if not fits[shape].feasible and not include_infeasible:
+            continue
+        payer_key = (offer.provider, offer.service)
+        if payer_key not in payers:
+            payers[payer_key] = usable_grants(grants, offer, now)
         choices = [False, True] if spot and offer.spot_price_per_hour_usd is not None else [False]
         for is_spot in choices:
-            option = _option(need, offer, is_spot, hours, grants, now)
-            if option.fit.feasible or include_infeasible:
-                options.append(option)
+            options.append(_option(offer, is_spot, fits[shape], hours, payers[payer_key], now))
     options.sort(key=lambda opt: (not opt.fit.feasible, *sort_key(opt)))
     return Plan(need=need, hours=hours, options=tuple(options), catalog_source=catalog_source)
