@@ -11,8 +11,11 @@ $(BIN)/cloudrun: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# The ranked plan for DeepSeek LLM 67B chat, then a full deploy -> status -> invoke -> down cycle of a
+# DeepSeek model against the local emulated clouds (no account, no spend).
 demo: $(BIN)/cloudrun
 	$(BIN)/cloudrun plan deepseek-ai/deepseek-llm-67b-chat --hours 40
+	$(BIN)/cloudrun sandbox demo deepseek-ai/DeepSeek-R1-Distill-Qwen-7B
 
 test: $(BIN)/cloudrun
 	$(BIN)/ruff check .

@@ -5,14 +5,30 @@ Each function takes plain values, raises `cloudrun.errors` exceptions, and never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
-from cloudrun import catalog, credits, scheduler, sizing
-from cloudrun.errors import InvalidInput
-from cloudrun.models import CreditGrant, MemoryNeed, Plan, Precision
+from cloudrun import catalog, credits, deployer, fleet, naming, scheduler, sizing
+from cloudrun.errors import InvalidInput, NotFound
+from cloudrun.models import (
+    PROVIDERS,
+    CheckResult,
+    CreditGrant,
+    Deployment,
+    DeploymentStatus,
+    DeploySpec,
+    MemoryNeed,
+    Plan,
+    PlanOption,
+    Precision,
+)
+from cloudrun.providers import base as registry
+from cloudrun.providers.base import Provider
+from cloudrun.state import StateStore
 
 
 def size(
@@ -71,3 +87,157 @@ def plan(
         include_infeasible=include_infeasible,
         catalog_source=str(catalog_file) if catalog_file else "bundled snapshot",
     )
+
+
+# --- Deploying and managing endpoints --------------------------------------------------------------------
+
+
+@dataclass
+class DeployPlan:
+    """What `deploy` will do: the deployment name, the ranked placements it will try, and what it skipped."""
+
+    name: str
+    plan: Plan
+    placements: list[PlanOption]
+    skipped: dict[str, str] = field(default_factory=dict)  # provider -> why it is not tried
+
+    def spec(self, option: PlanOption) -> DeploySpec:
+        need = self.plan.need
+        return deployer.spec_for(option, name=self.name, model_id=need.id, context=need.context,
+                                 precision=need.precision.value)  # fmt: skip
+
+
+def provider_loader(options: dict[str, dict[str, Any]] | None = None) -> Callable[[str], Provider]:
+    """Return a function that loads each provider adapter once, with its options (e.g. aws role_arn)."""
+    loaded: dict[str, Provider] = {}
+
+    def load(name: str) -> Provider:
+        if name not in loaded:
+            loaded[name] = registry.load(name, **(options or {}).get(name, {}))
+        return loaded[name]
+
+    return load
+
+
+def prepare_deploy(
+    model: str | None,
+    *,
+    cheapest: bool,
+    provider: str | None = None,
+    region: str | None = None,
+    instance_type: str | None = None,
+    name: str | None = None,
+    **plan_options: Any,
+) -> DeployPlan:
+    """Return the deploy plan: placements in ranked order, restricted to providers cloudrun can deploy to.
+
+    Without --instance-type this is `--cheapest` within the --provider/--region filters; with it, the
+    ranked placements of that instance type (one, when --region is given too).
+    """
+    if cheapest and instance_type:
+        raise InvalidInput("--cheapest chooses the instance type itself", hint="drop --instance-type or --cheapest")
+    name = naming.validate(name) if name else None
+    result = plan(model, providers=[provider] if provider else None, regions=[region] if region else None,
+                  include_infeasible=bool(instance_type), **plan_options)  # fmt: skip
+    options = _of_type(result, instance_type) if instance_type else list(result.options)
+    skipped = {o.offer.provider: "no deploy adapter yet" for o in options if o.offer.provider not in registry.REGISTRY}
+    placements = [o for o in options if o.offer.provider in registry.REGISTRY]
+    if not placements:
+        why = "; ".join(f"{p}: {reason}" for p, reason in skipped.items()) or "no offer fits this model"
+        raise InvalidInput(f"nothing to deploy to ({why})", hint="`cloudrun plan --all` shows why offers were left out")
+    return DeployPlan(name or naming.derive(result.need.id), result, placements, skipped)
+
+
+def _of_type(result: Plan, instance_type: str) -> list[PlanOption]:
+    matches = [o for o in result.options if o.offer.instance_type == instance_type and not o.spot]
+    if not matches:
+        raise InvalidInput(f"{instance_type} is not in the catalog for that provider and region",
+                           hint="see `cloudrun plan --all` for the instance types cloudrun knows")  # fmt: skip
+    feasible = [o for o in matches if o.fit.feasible]
+    if not feasible:
+        raise InvalidInput(f"{result.need.id} does not fit {instance_type}: {'; '.join(matches[0].reasons)}")
+    return feasible
+
+
+def dry_run_requests(deploy_plan: DeployPlan, load_provider: Callable[[str], Provider]) -> list[tuple[str, dict]]:
+    """Return the exact requests `deploy` would send for its first placement, sending nothing."""
+    first = deploy_plan.placements[0]
+    return load_provider(first.offer.provider).render_requests(deploy_plan.spec(first))
+
+
+def deploy(
+    deploy_plan: DeployPlan,
+    state: StateStore,
+    load_provider: Callable[[str], Provider],
+    *,
+    progress: Callable[[str], None] | None = None,
+    policy: deployer.WaitPolicy | None = None,
+) -> deployer.DeployResult:
+    """Return the deployment in service on the first placement that works; fail over on quota and capacity."""
+    runner = deployer.Deployer(state, load_provider, policy=policy, progress=progress)
+    return runner.run(deploy_plan.placements, deploy_plan.spec)
+
+
+def status(
+    state: StateStore,
+    load_provider: Callable[[str], Provider] | None = None,
+    *,
+    refresh: bool = False,
+    include_deleted: bool = False,
+) -> tuple[list[Deployment], fleet.ReconcileReport | None]:
+    """Return recorded deployments, first reconciled with the clouds when `refresh` is set."""
+    report = None
+    if refresh:
+        report = fleet.reconcile(state, load_provider or provider_loader(), _scan_regions(state))
+    return state.list(include_deleted=include_deleted), report
+
+
+def _scan_regions(state: StateStore) -> dict[str, list[str]]:
+    """Return, per deployable provider, the catalog's regions plus any region a deployment is recorded in."""
+    regions: dict[str, set[str]] = {name: set() for name in registry.REGISTRY}
+    for offer in catalog.offers():
+        if offer.provider in regions:
+            regions[offer.provider].add(offer.region)
+    for row in state.list():
+        regions.setdefault(row.provider, set()).add(row.region)
+    return {name: sorted(found) for name, found in regions.items() if found}
+
+
+def live_deployment(state: StateStore, name: str) -> Deployment:
+    """Return the recorded deployment named `name`, unless it is gone; raise NotFound otherwise."""
+    row = state.get(name)
+    if row is None or row.status in {DeploymentStatus.deleted, DeploymentStatus.vanished}:
+        raise NotFound(f"no deployment named {name!r}", hint="`cloudrun status` lists them")
+    return row
+
+
+def down(state: StateStore, load_provider: Callable[[str], Provider], name: str) -> Deployment:
+    """Return the deployment's final row after removing its endpoint and every resource created with it."""
+    row = live_deployment(state, name)
+    return fleet.remove(state, load_provider(row.provider), row)
+
+
+def invoke(
+    state: StateStore, load_provider: Callable[[str], Provider], name: str, prompt: str, max_tokens: int = 256
+) -> dict[str, Any]:
+    """Return the endpoint's reply to one chat message (an OpenAI-style chat completion)."""
+    row = live_deployment(state, name)
+    provider = load_provider(row.provider)
+    ref = fleet.find_ref(provider, row)
+    if ref is None:
+        raise NotFound(f"{name} has no endpoint in {row.provider} {row.region}", hint="`cloudrun status --refresh`")
+    payload = {"messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens}
+    return provider.invoke(ref, payload)
+
+
+def check(names: Sequence[str] = PROVIDERS) -> list[CheckResult]:
+    """Return, per provider, whether its SDK is installed and its credentials work, and what to do if not."""
+    results = []
+    for name in names:
+        try:
+            results.append(registry.load(name).check())
+        except InvalidInput as exc:
+            installed = name in registry.REGISTRY
+            results.append(CheckResult(provider=name, sdk_installed=not installed, credentials_ok=False,
+                                       detail=exc.message, hint=exc.hint))  # fmt: skip
+    return results

@@ -5,66 +5,20 @@ Imports no cloud SDK; a command that needs one imports it through its provider w
 
 from __future__ import annotations
 
-import functools
-import json
-import sys
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from cloudrun import __version__, api, render
-from cloudrun.errors import CloudrunError
+from cloudrun.cli_common import JsonOpt, app, errors_to_exit, out, print_json, split_values
 from cloudrun.models import Precision
-
-app = typer.Typer(
-    help="Deploy an open LLM where it is cheapest after your free credits, and stop the meter when idle.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def errors_to_exit(fn: F) -> F:
-    """Turn cloudrun errors into a one-line message on stderr and their exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CloudrunError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def print_json(document: Any) -> None:
-    """Print one JSON document: indented for a person at a terminal, compact (and faster) for a pipe."""
-    indent = 2 if sys.stdout.isatty() else None
-    sys.stdout.write(json.dumps(document, indent=indent) + "\n")
-
-
-def _split(values: list[str] | None) -> list[str] | None:
-    """Accept both `--provider aws --provider gcp` and `--provider aws,gcp`."""
-    if not values:
-        return None
-    return [v.strip() for value in values for v in value.split(",") if v.strip()]
-
 
 ModelArg = typer.Argument(None, help="Hugging Face model id, e.g. deepseek-ai/deepseek-llm-67b-chat.")
 PrecisionOpt = typer.Option(None, "--precision", help="bf16, fp8, int8 or int4 (default: the model's own).")
 ContextOpt = typer.Option(None, "--context", help="Tokens per request to hold in KV cache (default 4096 or less).")
 ConcurrencyOpt = typer.Option(1, "--concurrency", help="Requests served at once, each with a full context.")
 ConfigOpt = typer.Option(None, "--config", help="Path to a Hugging Face config.json, for any other model.")
-JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
 @app.command()
@@ -111,8 +65,8 @@ def plan(
         concurrency=concurrency,
         config=config,
         hours=hours,
-        providers=_split(provider),
-        regions=_split(region),
+        providers=split_values(provider),
+        regions=split_values(region),
         spot=spot,
         catalog_file=catalog,
         credits_file=credits,
@@ -140,3 +94,7 @@ def _root(
 
 def main() -> None:
     app()
+
+
+# The other command groups register themselves on the same app.
+from cloudrun import cli_deploy, cli_sandbox  # noqa: E402, F401

@@ -47,6 +47,13 @@ class Provider(ABC):
         """
 
     @abstractmethod
+    def render_requests(self, spec: DeploySpec) -> list[tuple[str, dict[str, Any]]]:
+        """Return the (operation, parameters) requests `create(spec)` would send, sending nothing (dry run).
+
+        Secrets are redacted; anything only known after a call (e.g. a role to be created) is a placeholder.
+        """
+
+    @abstractmethod
     def describe(self, ref: EndpointRef) -> Endpoint:
         """Return the endpoint's current state; raise NotFound if it is gone."""
 

@@ -1,0 +1,158 @@
+"""`cloudrun deploy`, `status`, `down`, `invoke`, `check`: thin commands over `cloudrun.api`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+from cloudrun import api, render_deploy
+from cloudrun.cli_common import (
+    DryRunOpt,
+    JsonOpt,
+    SandboxOpt,
+    YesOpt,
+    app,
+    confirm,
+    err,
+    errors_to_exit,
+    out,
+    print_json,
+)
+from cloudrun.models import Precision
+from cloudrun.state import StateStore
+
+
+def _session(sandbox: bool) -> None:
+    if sandbox:
+        from cloudrun.sandbox import session
+
+        session.enter()
+
+
+def _loader(role: str | None = None):  # noqa: ANN202 - a provider loader
+    return api.provider_loader({"aws": {"role_arn": role}} if role else None)
+
+
+@app.command()
+@errors_to_exit
+def deploy(
+    model: str = typer.Argument(..., help="Hugging Face model id, e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-7B."),
+    cheapest: bool = typer.Option(False, "--cheapest", help="Cheapest placement after credits (the default)."),
+    provider: str | None = typer.Option(None, "--provider", help="aws, gcp or azure (with --cheapest: a filter)."),
+    region: str | None = typer.Option(None, "--region", help="Region (with --cheapest: a filter)."),
+    instance_type: str | None = typer.Option(None, "--instance-type", help="Instance type, e.g. ml.g5.12xlarge."),
+    name: str | None = typer.Option(None, "--name", help="Deployment name (default: from the model id)."),
+    precision: Precision | None = typer.Option(None, "--precision", help="bf16, fp8, int8 or int4."),
+    context: int | None = typer.Option(None, "--context", help="Max tokens per request (vLLM max model length)."),
+    hours: float = typer.Option(24.0, "--hours", help="How long you expect it to run, for the cost shown."),
+    catalog: Path | None = typer.Option(None, "--catalog", help="A price CSV replacing the bundled snapshot."),
+    credits: Path | None = typer.Option(None, "--credits", help="A JSON list of credit grants."),
+    role: str | None = typer.Option(None, "--role", help="SageMaker execution role ARN."),
+    dry_run: bool = DryRunOpt,
+    yes: bool = YesOpt,
+    as_json: bool = JsonOpt,
+    sandbox: bool = SandboxOpt,
+) -> None:
+    """Deploy a model as an endpoint: plan, confirm, create, wait until in service, fail over on quota/capacity."""
+    _session(sandbox)
+    plan = api.prepare_deploy(
+        model, cheapest=cheapest, provider=provider, region=region, instance_type=instance_type, name=name,
+        precision=precision, context=context, hours=hours, catalog_file=catalog, credits_file=credits,
+    )  # fmt: skip
+    load = _loader(role)
+    console = err if as_json else out
+    render_deploy.print_deploy_plan(console, plan)
+    if dry_run:
+        requests = api.dry_run_requests(plan, load)
+        if as_json:
+            print_json({"name": plan.name, "dry_run": True, "requests": [{"operation": op, "params": params}
+                                                                          for op, params in requests]})  # fmt: skip
+        else:
+            render_deploy.print_requests(out, requests)
+        return
+    first = plan.placements[0]
+    confirm(f"Deploy {plan.name} on {first.offer.instance_type} at ${first.price_per_hour_usd}/h?", yes=yes)
+    with render_deploy.progress(console) as update, StateStore() as state:
+        result = api.deploy(plan, state, load, progress=update)
+    if as_json:
+        print_json(render_deploy.deployment_json(result.deployment))
+    else:
+        render_deploy.print_deployed(out, result)
+
+
+@app.command()
+@errors_to_exit
+def status(
+    refresh: bool = typer.Option(False, "--refresh", help="Reconcile with the clouds: adopt orphans, mark vanished."),
+    show_all: bool = typer.Option(False, "--all", help="Include deleted deployments."),
+    as_json: bool = JsonOpt,
+    sandbox: bool = SandboxOpt,
+) -> None:
+    """Deployments with their status, uptime, $/h and cost so far."""
+    _session(sandbox)
+    now = datetime.now(timezone.utc)
+    with StateStore() as state:
+        rows, report = api.status(state, _loader(), refresh=refresh, include_deleted=show_all)
+    if as_json:
+        print_json({"deployments": [render_deploy.deployment_json(d, now) for d in rows],
+                    "reconciled": render_deploy.report_json(report)})  # fmt: skip
+    else:
+        render_deploy.print_status(out, rows, report, now)
+
+
+@app.command()
+@errors_to_exit
+def down(
+    name: str = typer.Argument(..., help="The deployment to remove (see `cloudrun status`)."),
+    yes: bool = YesOpt,
+    dry_run: bool = DryRunOpt,
+    as_json: bool = JsonOpt,
+    sandbox: bool = SandboxOpt,
+) -> None:
+    """Remove one deployment: its endpoint and every resource created with it."""
+    _session(sandbox)
+    with StateStore() as state:
+        row = api.live_deployment(state, name)
+        if dry_run:
+            out.print(f"would remove {row.name}: {row.provider} {row.region} {row.instance_type} ({row.status.value})")
+            return
+        confirm(f"Remove {row.name} ({row.provider} {row.region} {row.instance_type})?", yes=yes)
+        final = api.down(state, _loader(), name)
+    if as_json:
+        print_json(render_deploy.deployment_json(final))
+    else:
+        out.print(f"removed {final.name}: endpoint, endpoint config and model deleted; cost so far "
+                  f"${final.cost_so_far(datetime.now(timezone.utc)):,.2f}")  # fmt: skip
+
+
+@app.command()
+@errors_to_exit
+def invoke(
+    name: str = typer.Argument(..., help="The deployment to call."),
+    prompt: str = typer.Argument("Say hello in one sentence.", help="The user message."),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="Longest reply, in tokens."),
+    as_json: bool = JsonOpt,
+    sandbox: bool = SandboxOpt,
+) -> None:
+    """Send one chat message to a deployment and print the reply."""
+    _session(sandbox)
+    with StateStore() as state:
+        reply = api.invoke(state, _loader(), name, prompt, max_tokens)
+    if as_json:
+        print_json(reply)
+    else:
+        out.print(render_deploy.reply_text(reply), highlight=False)
+
+
+@app.command()
+@errors_to_exit
+def check(as_json: bool = JsonOpt, sandbox: bool = SandboxOpt) -> None:
+    """Which providers have their SDK and usable credentials, and what to do for the others."""
+    _session(sandbox)
+    results = api.check()
+    if as_json:
+        print_json([r.model_dump() for r in results])
+    else:
+        render_deploy.print_checks(out, results)

@@ -1,0 +1,194 @@
+"""Deploy orchestration: walk the ranked placements, create, wait until in service, fail over.
+
+For each placement: write the intent row, create, wait with backoff until in service, record. A quota
+or capacity error blocks that placement and moves on to the next; any other error rolls back and stops.
+Ctrl-C while waiting leaves the deployment recorded so `cloudrun down NAME` can remove it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from cloudrun.errors import AuthError, CapacityUnavailable, CloudrunError, InvalidInput, QuotaExceeded
+from cloudrun.models import Deployment, DeploySpec, Endpoint, EndpointRef, EndpointState, PlanOption
+from cloudrun.providers.base import Provider
+from cloudrun.state import StateStore
+
+ProviderLoader = Callable[[str], Provider]
+Progress = Callable[[str], None]
+
+
+@dataclass
+class WaitPolicy:
+    """How to poll an endpoint until it is in service: backoff from `first_s` up to `max_s`, until `deadline_s`."""
+
+    first_s: float = 10.0
+    max_s: float = 60.0
+    factor: float = 1.5
+    deadline_s: float = 2 * 3600.0  # a 67B download and load can take most of an hour
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
+@dataclass
+class Attempt:
+    placement: str
+    outcome: str
+
+
+@dataclass
+class DeployResult:
+    deployment: Deployment
+    attempts: list[Attempt] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+class DeployInterrupted(CloudrunError):
+    """Ctrl-C while waiting: the deployment is recorded and still exists in the cloud."""
+
+    exit_code = 130
+
+
+class NoPlacementLeft(CloudrunError):
+    """Every placement failed on quota, capacity or credentials."""
+
+    exit_code = 6
+
+
+def spec_for(option: PlanOption, *, name: str, model_id: str, context: int, precision: str) -> DeploySpec:
+    """Return the deploy spec for one ranked placement."""
+    offer = option.offer
+    return DeploySpec(
+        name=name,
+        model_id=model_id,
+        provider=offer.provider,
+        service=offer.service,
+        region=offer.region,
+        instance_type=offer.instance_type,
+        gpu_count=offer.gpu_count,
+        tensor_parallel=option.fit.tensor_parallel,
+        context=context,
+        precision=precision,
+        spot=option.spot,
+    )
+
+
+def wait_in_service(provider: Provider, ref: EndpointRef, policy: WaitPolicy, progress: Progress) -> Endpoint:
+    """Return the endpoint once in service; raise the provider's error if it fails or the deadline passes."""
+    start = policy.clock()
+    delay = policy.first_s
+    while True:
+        endpoint = provider.describe(ref)
+        elapsed = policy.clock() - start
+        progress(f"{ref.name}: {endpoint.state.value} ({elapsed:.0f} s)")
+        if endpoint.state is EndpointState.in_service:
+            return endpoint
+        if endpoint.state is EndpointState.failed:
+            raise provider.failure_error(endpoint)
+        if elapsed + delay > policy.deadline_s:
+            raise CloudrunError(
+                f"{ref.name} is still {endpoint.state.value} after {elapsed:.0f} s",
+                hint=f"it may still come up (`cloudrun status --refresh`); remove it with `cloudrun down {ref.name}`",
+            )
+        policy.sleep(delay)
+        delay = min(delay * policy.factor, policy.max_s)
+
+
+class Deployer:
+    """Runs one deployment through its placements, recording every step in the state store."""
+
+    def __init__(
+        self,
+        state: StateStore,
+        load_provider: ProviderLoader,
+        policy: WaitPolicy | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.state = state
+        self.load_provider = load_provider
+        self.policy = policy or WaitPolicy()
+        self.progress = progress or (lambda _message: None)
+
+    def run(self, placements: Sequence[PlanOption], make_spec: Callable[[PlanOption], DeploySpec]) -> DeployResult:
+        """Return the deployment in service on the first placement that works, in plan order."""
+        attempts: list[Attempt] = []
+        notices: list[str] = []
+        unusable: dict[str, str] = {}  # provider -> why (no credentials, no adapter)
+        for option in placements:
+            spec = make_spec(option)
+            label = f"{spec.provider} {spec.region} {spec.instance_type}" + (" spot" if spec.spot else "")
+            if spec.provider in unusable:
+                attempts.append(Attempt(label, unusable[spec.provider]))
+                continue
+            try:
+                provider = self.load_provider(spec.provider)
+            except (AuthError, InvalidInput) as exc:
+                unusable[spec.provider] = str(exc)
+                attempts.append(Attempt(label, str(exc)))
+                continue
+            skip = self._precheck(provider, spec)
+            if skip:
+                self.progress(f"{label}: {skip}")
+                attempts.append(Attempt(label, skip))
+                continue
+            try:
+                deployment = self._attempt(provider, spec, option)
+            except (QuotaExceeded, CapacityUnavailable) as exc:
+                attempts.append(Attempt(label, str(exc)))
+                self.progress(f"{label}: {exc}; trying the next placement")
+                continue
+            finally:
+                notices.extend(n for n in getattr(provider, "notices", []) if n not in notices)
+            attempts.append(Attempt(label, "in service"))
+            return DeployResult(deployment, attempts, notices)
+        tried = "; ".join(f"{a.placement}: {a.outcome}" for a in attempts) or "no placement"
+        raise NoPlacementLeft(
+            f"no placement could be deployed. Tried: {tried}",
+            hint="request quota, add credentials, or widen --provider/--region",
+        )
+
+    def _precheck(self, provider: Provider, spec: DeploySpec) -> str | None:
+        """Return why this placement should be skipped before any create, or None."""
+        quota = provider.quota(spec.instance_type, spec.region)
+        if quota is not None and quota < spec.instance_count:
+            return (
+                f"quota for {spec.instance_type} endpoints in {spec.region} is {quota}: request an increase "
+                f"or exclude it"
+            )
+        return None
+
+    def _attempt(self, provider: Provider, spec: DeploySpec, option: PlanOption) -> Deployment:
+        self.state.record_intent(
+            spec,
+            price_per_hour_usd=option.price_per_hour_usd,
+            price_source=f"{option.offer.source} ({option.offer.as_of})",
+        )
+        try:
+            ref = provider.create(spec)
+        except CloudrunError as exc:
+            # The adapter rolled back whatever it had created. Anything else (Ctrl-C, a bug) keeps the intent
+            # row: it is the only marker that something may exist in the cloud.
+            self.state.forget_intent(spec.name, reason=str(exc))
+            raise
+        self.state.mark_creating(spec.name, ref)
+        try:
+            wait_in_service(provider, ref, self.policy, self.progress)
+        except KeyboardInterrupt:
+            raise DeployInterrupted(
+                f"stopped waiting; {spec.name} is recorded and may still be starting (and billing)",
+                hint=f"remove it with `cloudrun down {spec.name}`, or check it with `cloudrun status --refresh`",
+            ) from None
+        except CloudrunError as exc:
+            self._roll_back(provider, ref, str(exc))
+            raise
+        self.state.mark_ready(spec.name, datetime.now(timezone.utc))
+        return self.state.get(spec.name)
+
+    def _roll_back(self, provider: Provider, ref: EndpointRef, reason: str) -> None:
+        self.state.mark_failed(ref.name, reason)
+        self.state.mark_deleting(ref.name, reason="rolling back a failed deploy")
+        provider.delete(ref)
+        self.state.mark_deleted(ref.name, reason="rolled back")

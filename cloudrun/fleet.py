@@ -1,0 +1,104 @@
+"""What cloudrun has deployed, reconciled with what the clouds say (the cloud is the source of truth).
+
+`reconcile` adopts tagged endpoints missing from state (orphans of a crash), marks vanished ones and
+updates statuses. `remove` deletes one deployment and all its resources, idempotently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from cloudrun.errors import CloudrunError, NotFound
+from cloudrun.models import SERVICES, Deployment, DeploymentStatus, Endpoint, EndpointRef, EndpointState
+from cloudrun.providers.base import Provider
+from cloudrun.state import StateStore
+
+ProviderLoader = Callable[[str], Provider]
+_LIVE = {DeploymentStatus.intent, DeploymentStatus.creating, DeploymentStatus.in_service,
+         DeploymentStatus.failed, DeploymentStatus.deleting}  # fmt: skip
+
+
+_RUNNING = {DeploymentStatus.creating, DeploymentStatus.in_service}
+
+
+@dataclass
+class ReconcileReport:
+    adopted: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def reconcile(
+    state: StateStore, load_provider: ProviderLoader, regions: dict[str, Sequence[str]], now: datetime | None = None
+) -> ReconcileReport:
+    """Return what changed after matching state rows with each provider's tagged endpoints."""
+    now = now or datetime.now(timezone.utc)
+    report = ReconcileReport()
+    rows = {d.name: d for d in state.list()}
+    for provider_name, provider_regions in regions.items():
+        try:
+            provider = load_provider(provider_name)
+            found = provider.list_managed(sorted(set(provider_regions)))
+        except CloudrunError as exc:
+            report.problems.append(f"{provider_name}: {exc}")
+            continue
+        seen = {endpoint.ref.name: endpoint for endpoint in found}
+        for name, endpoint in seen.items():
+            _match(state, rows.get(name), endpoint, provider_name, report, now)
+        for row in rows.values():
+            if row.provider == provider_name and row.name not in seen and row.status in _LIVE:
+                _missing(state, provider, row, report, now)
+    return report
+
+
+def _match(state: StateStore, row: Deployment | None, endpoint: Endpoint, provider: str, report: ReconcileReport,
+           now: datetime) -> None:  # fmt: skip
+    if row is None or row.status is DeploymentStatus.intent:
+        state.adopt(endpoint, service=SERVICES[provider], now=now)
+        report.adopted.append(endpoint.ref.name)
+        return
+    if row.status is DeploymentStatus.creating and endpoint.state is EndpointState.in_service:
+        state.mark_ready(row.name, now)
+        report.updated.append(row.name)
+    elif endpoint.state is EndpointState.failed and row.status in _RUNNING:
+        state.mark_failed(row.name, endpoint.failure_reason or "failed", now)
+        report.updated.append(row.name)
+
+
+def _missing(state: StateStore, provider: Provider, row: Deployment, report: ReconcileReport, now: datetime) -> None:
+    """A live row whose endpoint the tag search did not return: confirm with describe before calling it gone."""
+    if row.ref is not None:
+        try:
+            provider.describe(row.ref)
+            return  # still there (e.g. its tags were changed); leave it
+        except NotFound:
+            pass
+        except CloudrunError as exc:
+            report.problems.append(f"{row.name}: {exc}")
+            return
+    if row.status is DeploymentStatus.intent and row.ref is None and (now - row.created_at).total_seconds() < 600:
+        return  # a deploy may be starting right now in another process
+    state.mark_vanished(row.name, now, reason="not found in the cloud")
+    report.vanished.append(row.name)
+
+
+def find_ref(provider: Provider, row: Deployment) -> EndpointRef | None:
+    """Return the row's endpoint reference, searching the cloud by tag when a crash left none."""
+    if row.ref is not None:
+        return row.ref
+    for endpoint in provider.list_managed([row.region]):
+        if endpoint.ref.name == row.name:
+            return endpoint.ref
+    return None
+
+
+def remove(state: StateStore, provider: Provider, row: Deployment, *, reason: str = "cloudrun down") -> Deployment:
+    """Return the row after deleting the deployment's cloud resources (idempotent: gone is done)."""
+    ref = find_ref(provider, row)
+    state.mark_deleting(row.name, reason=reason)
+    if ref is not None:
+        provider.delete(ref)
+    return state.mark_deleted(row.name, reason=reason)

@@ -1,0 +1,146 @@
+"""Tables, progress and JSON for deploy, status, down, invoke and check. Only the CLI calls this."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from cloudrun.deployer import DeployResult
+from cloudrun.fleet import ReconcileReport
+from cloudrun.models import CheckResult, Deployment
+from cloudrun.render import money
+
+
+def print_deploy_plan(console: Console, plan: Any) -> None:
+    """Show the placement deploy will try first, its cost, and what it falls back to."""
+    first = plan.placements[0]
+    offer = first.offer
+    console.print(
+        f"[bold]{plan.name}[/bold]: {plan.plan.need.id} on {offer.service} {offer.region} {offer.instance_type} "
+        f"({offer.gpu_count}x {offer.gpu_model}, TP={first.fit.tensor_parallel}) at ${first.price_per_hour_usd}/h; "
+        f"{plan.plan.hours} h = ${first.list_cost_usd:,.2f} list, ${first.out_of_pocket_usd:,.2f} after credits",
+        highlight=False,
+    )
+    console.print(f"  price: {offer.source} ({offer.as_of})", highlight=False, style="dim")
+    if len(plan.placements) > 1:
+        rest = ", ".join(f"{o.offer.region} {o.offer.instance_type}" for o in plan.placements[1:4])
+        console.print(f"  on quota or capacity errors, then: {rest}" + (" ..." if len(plan.placements) > 4 else ""))
+    for provider, why in plan.skipped.items():
+        console.print(f"  skipped {provider}: {why}", style="dim")
+
+
+def print_requests(console: Console, requests: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    console.print("[bold]Dry run[/bold]: these requests would be sent, in order; nothing was sent.")
+    for operation, params in requests:
+        console.print(f"[bold]{operation}[/bold]")
+        console.print_json(json.dumps(params, default=str))
+
+
+@contextmanager
+def progress(console: Console) -> Iterator[Any]:
+    """Yield a function that shows the latest progress line under a spinner while deploy waits."""
+    last = {"line": ""}
+    with console.status("starting ...") as status:
+
+        def update(message: str) -> None:
+            status.update(message)
+            line = message.split(" (", 1)[0]  # print a line when the state changes, not at every poll
+            if line != last["line"]:
+                last["line"] = line
+                console.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/dim] {message}", highlight=False)
+
+        yield update
+
+
+def deployment_json(deployment: Deployment, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(timezone.utc)
+    ref = deployment.ref
+    return {
+        "name": deployment.name,
+        "model": deployment.model_id,
+        "provider": deployment.provider,
+        "service": deployment.service,
+        "region": deployment.region,
+        "instance_type": deployment.instance_type,
+        "status": deployment.status.value,
+        "price_per_hour_usd": money(deployment.price_per_hour_usd),
+        "price_source": deployment.price_source,
+        "endpoint": ref.endpoint_id if ref else None,
+        "created_at": deployment.created_at.isoformat(),
+        "ready_at": deployment.ready_at.isoformat() if deployment.ready_at else None,
+        "deleted_at": deployment.deleted_at.isoformat() if deployment.deleted_at else None,
+        "uptime_hours": round(_hours(deployment, now), 4),
+        "cost_so_far_usd": round(float(deployment.cost_so_far(now)), 4),
+        "adopted": deployment.adopted,
+    }
+
+
+def report_json(report: ReconcileReport | None) -> dict[str, list[str]] | None:
+    if report is None:
+        return None
+    return {"adopted": report.adopted, "vanished": report.vanished, "updated": report.updated,
+            "problems": report.problems}  # fmt: skip
+
+
+def _hours(deployment: Deployment, now: datetime) -> float:
+    end = deployment.deleted_at or now
+    return max(0.0, (end - deployment.created_at).total_seconds() / 3600)
+
+
+def print_deployed(console: Console, result: DeployResult) -> None:
+    d = result.deployment
+    for notice in result.notices:
+        console.print(f"note: {notice}", style="yellow")
+    for attempt in result.attempts[:-1]:
+        console.print(f"tried {attempt.placement}: {attempt.outcome}", style="dim")
+    console.print(f"[green]in service[/green]: {d.name} on {d.provider} {d.region} {d.instance_type} "
+                  f"at ${d.price_per_hour_usd}/h (billing until you remove it)", highlight=False)  # fmt: skip
+    console.print(f'  call it:    cloudrun invoke {d.name} "Hello"')
+    console.print(f"  remove it:  cloudrun down {d.name}")
+
+
+def print_status(console: Console, rows: Sequence[Deployment], report: ReconcileReport | None, now: datetime) -> None:
+    if report:
+        for label, names in (("adopted", report.adopted), ("vanished", report.vanished), ("updated", report.updated)):
+            if names:
+                console.print(f"{label}: {', '.join(names)}")
+        for problem in report.problems:
+            console.print(f"[yellow]could not check[/yellow] {problem}")
+    if not rows:
+        console.print("No deployments. `cloudrun plan MODEL` shows where one would run.")
+        return
+    table = Table()
+    for column in ("name", "model", "where", "instance", "status", "up", "$/h", "cost so far"):
+        table.add_column(column, justify="right" if column in {"up", "$/h", "cost so far"} else "left")
+    total = 0.0
+    for d in rows:
+        cost = float(d.cost_so_far(now))
+        total += cost if d.status.value not in {"deleted", "vanished"} else 0
+        table.add_row(d.name, d.model_id, f"{d.provider} {d.region}", d.instance_type, d.status.value,
+                      f"{_hours(d, now):.1f} h", f"{d.price_per_hour_usd:,.3f}", f"{cost:,.2f}")  # fmt: skip
+    table.caption = f"cost so far of deployments not yet removed: ${total:,.2f}"
+    console.print(table)
+
+
+def reply_text(reply: dict[str, Any]) -> str:
+    """Return the assistant's text from a chat completion, or the raw JSON if it has another shape."""
+    try:
+        return str(reply["choices"][0]["message"]["content"])
+    except (KeyError, IndexError, TypeError):
+        return json.dumps(reply)
+
+
+def print_checks(console: Console, results: Sequence[CheckResult]) -> None:
+    table = Table()
+    for column in ("provider", "SDK", "credentials", "identity / detail", "what to do"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.provider, "yes" if r.sdk_installed else "no", "ok" if r.credentials_ok else "no",
+                      r.identity or r.detail, r.hint or "")  # fmt: skip
+    console.print(table)

@@ -1,0 +1,66 @@
+"""`cloudrun sandbox demo`: the full cycle against the emulated clouds, in one process, as a transcript.
+
+plan -> deploy --cheapest -> status -> invoke -> down -> status, through the same api functions and
+renderers the commands use, with a throw-away CLOUDRUN_HOME so it never touches your real state.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+
+from cloudrun import api, render, render_deploy
+from cloudrun.deployer import WaitPolicy
+from cloudrun.sandbox import aws, session
+from cloudrun.state import StateStore
+
+EMULATED = "aws"  # the providers the sandbox emulates so far; deploy --cheapest is restricted to them
+
+
+def run(model: str, console: Console) -> None:
+    """Deploy `model` to the cheapest emulated placement, call it, remove it, and print each step."""
+    saved = dict(os.environ)
+    sandbox = aws.start(startup_s=2.0)
+    try:
+        with tempfile.TemporaryDirectory(prefix="cloudrun-sandbox-") as home:
+            session.use(Path(home), sandbox.url)
+            aws.seed_chat_replies(sandbox.url, model)
+            _cycle(model, console)
+    finally:
+        sandbox.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _step(console: Console, command: str) -> None:
+    console.rule(f"[bold]$ {command}", align="left")
+
+
+def _cycle(model: str, console: Console) -> None:
+    load = api.provider_loader()
+    console.print(f"[dim]sandbox: AWS is moto's server at {os.environ['AWS_ENDPOINT_URL']} (no account, no spend)")
+    _step(console, f"cloudrun deploy {model} --cheapest --provider {EMULATED} --sandbox --yes")
+    plan = api.prepare_deploy(model, cheapest=True, provider=EMULATED, hours=1)
+    render_deploy.print_deploy_plan(console, plan)
+    with StateStore() as state:
+        with render_deploy.progress(console) as update:
+            result = api.deploy(plan, state, load, progress=update, policy=WaitPolicy(first_s=0.2, max_s=1.0))
+        render_deploy.print_deployed(console, result)
+        name = result.deployment.name
+        _step(console, "cloudrun status --refresh --sandbox")
+        rows, report = api.status(state, load, refresh=True)
+        render_deploy.print_status(console, rows, report, datetime.now(timezone.utc))
+        _step(console, f'cloudrun invoke {name} "Say hello in one sentence." --sandbox')
+        console.print(render_deploy.reply_text(api.invoke(state, load, name, "Say hello in one sentence.")))
+        _step(console, f"cloudrun down {name} --sandbox --yes")
+        final = api.down(state, load, name)
+        console.print(f"removed {final.name} ({final.status.value})")
+        _step(console, "cloudrun status --refresh --sandbox")
+        rows, report = api.status(state, load, refresh=True)
+        render_deploy.print_status(console, rows, report, datetime.now(timezone.utc))
+    console.print(f"[green]sandbox cycle done[/green]: deployed, called and removed {name}; "
+                  f"{render.gb(plan.plan.need.weights_bytes)} of weights would have been served.")  # fmt: skip

@@ -1,0 +1,62 @@
+"""Point this process at a running sandbox: its emulated clouds, and its own state folder.
+
+`cloudrun sandbox start` writes `<CLOUDRUN_HOME>/sandbox/server.json`; `--sandbox` on a command reads it,
+checks every endpoint is on this machine, and swaps in fake credentials so nothing can reach a real cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cloudrun import paths
+from cloudrun.errors import InvalidInput
+from cloudrun.sandbox import aws
+from cloudrun.sandbox.guard import require_loopback
+
+SERVER_FILE = "server.json"
+
+
+def sandbox_home(real_home: Path | None = None) -> Path:
+    """Return the sandbox's own CLOUDRUN_HOME: a folder inside the real one, so states never mix."""
+    home = (real_home or paths.home()) / "sandbox"
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return home
+
+
+def server_info(home: Path) -> dict[str, str] | None:
+    """Return what `cloudrun sandbox start` recorded (urls, pid), or None when no sandbox was started."""
+    try:
+        return json.loads((home / SERVER_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def enter() -> Path:
+    """Switch this process to the running sandbox; return the sandbox home. Raise if none is running."""
+    home = sandbox_home()
+    info = server_info(home)
+    if not info or not _reachable(info["aws"]):
+        raise InvalidInput("no sandbox is running", hint="start one with `cloudrun sandbox start`")
+    use(home, info["aws"])
+    return home
+
+
+def use(home: Path, aws_url: str) -> None:
+    """Point CLOUDRUN_HOME at `home` and the AWS SDK at `aws_url` (loopback only)."""
+    require_loopback(aws_url)
+    aws.activate(aws_url)
+    os.environ["CLOUDRUN_HOME"] = str(home)
+    os.environ["CLOUDRUN_SANDBOX"] = "1"

@@ -1,0 +1,151 @@
+"""The tag-guarded lifecycle of one deployment's SageMaker resources: model, endpoint config, endpoint.
+
+Every function takes `call`, the adapter's way to send one SDK operation (errors translated to
+cloudrun errors, retryable ones retried), so this module never sees boto3 itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cloudrun.errors import CloudrunError, Conflict, InvalidInput, NotFound
+from cloudrun.models import MANAGED_TAG, DeploySpec
+
+Call = Callable[..., Any]
+"""(service, region, operation, params=None, *, idempotent=True) -> the SDK's response."""
+
+KINDS = {  # kind: (describe operation, name parameter, ARN field, delete operation)
+    "endpoint": ("describe_endpoint", "EndpointName", "EndpointArn", "delete_endpoint"),
+    "endpoint_config": (
+        "describe_endpoint_config",
+        "EndpointConfigName",
+        "EndpointConfigArn",
+        "delete_endpoint_config",
+    ),
+    "model": ("describe_model", "ModelName", "ModelArn", "delete_model"),
+}
+ROLE_PROPAGATION_S = 30.0  # IAM is eventually consistent: a new role may not be assumable for ~10-30 s
+ROLE_PROPAGATION_STEP_S = 3.0
+
+Found = tuple[dict[str, Any], dict[str, str]]
+"""(the describe_* response, the resource's tags)"""
+
+
+def pages(call: Call, service: str, region: str, operation: str, params: dict[str, Any], key: str) -> list[Any]:
+    """Return every item under `key` across a NextToken-paginated operation."""
+    items: list[Any] = []
+    token = None
+    while True:
+        page = call(service, region, operation, {**params, **({"NextToken": token} if token else {})})
+        items += page.get(key, [])
+        token = page.get("NextToken")
+        if not token:
+            return items
+
+
+def tags(call: Call, region: str, arn: str) -> dict[str, str]:
+    """Return a SageMaker resource's tags as a dict."""
+    return tag_dict(pages(call, "sagemaker", region, "list_tags", {"ResourceArn": arn}, "Tags"))
+
+
+def tag_dict(tag_list: list[dict[str, str]]) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in tag_list}
+
+
+def is_managed(found: Found | None) -> bool:
+    return found is not None and found[1].get(MANAGED_TAG) == "true"
+
+
+def find(call: Call, region: str, kind: str, name: str) -> Found | None:
+    """Return (description, tags) of a SageMaker resource, or None if it does not exist."""
+    describe, name_param, arn_field, _ = KINDS[kind]
+    try:
+        description = call("sagemaker", region, describe, {name_param: name})
+    except NotFound:
+        return None
+    return description, tags(call, region, description[arn_field])
+
+
+def remove(call: Call, region: str, kind: str, name: str) -> None:
+    """Delete one SageMaker resource; not-found counts as done."""
+    _, name_param, _, delete = KINDS[kind]
+    with contextlib.suppress(NotFound):
+        call("sagemaker", region, delete, {name_param: name})
+
+
+def endpoint_config(call: Call, region: str, name: str | None) -> dict[str, Any] | None:
+    """Return describe_endpoint_config for `name`, or None if there is none."""
+    if not name:
+        return None
+    try:
+        return call("sagemaker", region, "describe_endpoint_config", {"EndpointConfigName": name})
+    except NotFound:
+        return None
+
+
+def model_names(config: dict[str, Any]) -> list[str]:
+    return [variant["ModelName"] for variant in config.get("ProductionVariants", []) if variant.get("ModelName")]
+
+
+def refuse_existing(call: Call, spec: DeploySpec) -> None:
+    """Raise Conflict if an endpoint with this name exists (moto accepts duplicates; SageMaker does not)."""
+    try:
+        call("sagemaker", spec.region, "describe_endpoint", {"EndpointName": spec.name})
+    except NotFound:
+        return
+    raise Conflict(
+        f"an endpoint named {spec.name} already exists in {spec.region}",
+        hint="choose another deployment name, or remove the old one with `cloudrun down NAME`",
+    )
+
+
+def create_step(
+    call: Call, region: str, operation: str, params: dict[str, Any], sleep: Callable[[float], None] | None
+) -> None:
+    """Send one create, never repeated on a 5xx; create_model waits out IAM propagation of a new role."""
+    waited = 0.0
+    while True:
+        try:
+            call("sagemaker", region, operation, params, idempotent=False)
+            return
+        except InvalidInput as exc:
+            assumable_soon = operation == "create_model" and "could not assume role" in exc.message.lower()
+            if not assumable_soon or waited >= ROLE_PROPAGATION_S:
+                raise
+        (sleep or time.sleep)(ROLE_PROPAGATION_STEP_S)
+        waited += ROLE_PROPAGATION_STEP_S
+
+
+def rollback(call: Call, spec: DeploySpec, created: list[str], uncertain: str | None, notices: list[str]) -> None:
+    """Delete what a failed create made, newest first; `uncertain` only if it exists and is tagged ours."""
+    for kind in reversed([*created, *([uncertain] if uncertain else [])]):
+        try:
+            if kind == uncertain and not is_managed(find(call, spec.region, kind, spec.name)):
+                continue
+            remove(call, spec.region, kind, spec.name)
+        except CloudrunError as exc:
+            label = kind.replace("_", " ")
+            notices.append(f"could not remove {label} {spec.name} after the failed create ({exc}); delete it by hand")
+
+
+def guarded_removal(call: Call, region: str, endpoint_name: str, resources: dict[str, str]) -> None:
+    """Delete an endpoint, its config and models, after checking all carry cloudrun's tag (else Conflict)."""
+    endpoint = find(call, region, "endpoint", endpoint_name)
+    # cloudrun names all three after the deployment, so the names are known even if a step is gone.
+    config_name = endpoint[0]["EndpointConfigName"] if endpoint else resources.get("endpoint_config", endpoint_name)
+    config = find(call, region, "endpoint_config", config_name)
+    models = model_names(config[0]) if config else [resources.get("model", endpoint_name)]
+    found = [("endpoint", endpoint_name, endpoint), ("endpoint_config", config_name, config)]
+    found += [("model", name, find(call, region, "model", name)) for name in models]
+    for kind, name, resource in found:
+        if resource and not is_managed(resource):
+            raise Conflict(
+                f"{kind.replace('_', ' ')} {name} is not managed by cloudrun; refusing to delete it",
+                hint=f"cloudrun only deletes what carries the tag {MANAGED_TAG}=true; delete it yourself if intended",
+            )
+    for kind, name, resource in found:
+        if resource:
+            remove(call, region, kind, name)
