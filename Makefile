@@ -23,6 +23,7 @@ test: $(BIN)/cloudrun
 
 bench: $(BIN)/cloudrun
 	$(BIN)/python benchmarks/bench_plan.py
+	$(BIN)/python benchmarks/bench_deploy.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
