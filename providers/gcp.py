@@ -1,0 +1,454 @@
+"""Google Vertex AI online prediction endpoints, serving a Hugging Face model with the vLLM container.
+
+SDK: the low-level `google.cloud.aiplatform_v1` clients (ModelService, EndpointService, PredictionService),
+imported only when a Google command runs (about 1.5 s faster than the high-level `google.cloud.aiplatform`),
+over the REST transport: the transport the tests drive against the fake is the one that runs in production.
+Credentials: Application Default Credentials (`gcloud auth application-default login`, a key file in
+GOOGLE_APPLICATION_CREDENTIALS, or the metadata server on Google's machines). Project: `project=` (the CLI's
+--project), else $GOOGLE_CLOUD_PROJECT, else the project ADC names (gcloud's default). The region is the
+placement's. Vertex returns resource names with the project NUMBER; cloudrun keeps the names it is given
+(EndpointRef.endpoint_id, resources["model"]) and never rebuilds one from the project id.
+
+Retries: ours. aiplatform_v1 methods have no default retry, and every call passes `retry=None` and a
+timeout anyway; long-running operations are polled here with the operations mixin's `get_operation`
+(again `retry=None`), never with `Operation.result()`, whose operations client retries UNAVAILABLE on its
+own. `cloudrun.retry.call` retries what `cloudrun.errors` marks retryable. Creates are not repeated after a
+5xx (the resource may exist): they roll back by label instead.
+
+Lifecycle: create() uploads the model and creates the endpoint (both operations waited, with a deadline),
+then starts deploy_model and returns once Vertex accepted it: deploying a large model takes up to an hour.
+describe() reports creating while that operation runs (its name is kept in resources["deploy_operation"]),
+in_service once the endpoint has the deployed model, failed with the operation's error otherwise.
+
+Sandbox: CLOUDRUN_VERTEX_API_ENDPOINT=http://127.0.0.1:PORT sends every aiplatform call there;
+CLOUDRUN_SANDBOX_CREDENTIALS=1 adds anonymous credentials and the project "cloudrun-sandbox", and is
+refused for an endpoint that is not loopback. Then nothing else is called: no ADC lookup, no metadata
+server, no Cloud Monitoring.
+
+Free trial: a Google Free Trial account cannot use GPUs or request quota until it is upgraded to a paid
+billing account (cloud-facts §1.2); its $300 credit is kept after upgrading. The planner (credits ledger)
+must not count a trial credit for GPU offers unless the user says the account is upgraded.
+
+Gaps: has_quota_api=False: serving GPU quotas are per region and GPU type (`custom_model_serving_nvidia_l4_gpus`,
+`custom_model_serving_preemptible_*` for spot) in the Cloud Quotas API, whose quota ids for them are not
+verified; quota() returns None (unknown) rather than guess. has_live_balances=False: no API exposes the
+remaining trial credit. invocations() needs `google-cloud-monitoring` (not in the gcp extra yet): without it,
+and in the sandbox, it returns None (idleness unknown, never assumed).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import google.auth
+from google.api_core import exceptions as google_errors
+from google.api_core.client_options import ClientOptions
+from google.auth import exceptions as auth_errors
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import aiplatform_v1
+from google.protobuf import json_format, struct_pb2
+from requests import exceptions as http_errors
+
+from cloudrun import retry
+from cloudrun.errors import (
+    AuthError,
+    CapacityUnavailable,
+    CloudrunError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    Transient,
+)
+from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
+from cloudrun.sandbox.guard import is_loopback
+
+from . import gcp_resources, gcp_template
+from .base import ClientFactory, Provider
+
+# Vertex endpoints have no state field: cloudrun derives one from the deploy operation and the endpoint.
+_STATE_MAP = {
+    "deploying": EndpointState.creating,  # deploy_model operation still running
+    "deployed": EndpointState.in_service,  # the endpoint carries a deployed model
+    "deploy_failed": EndpointState.failed,  # the operation ended with an error
+    "empty": EndpointState.updating,  # no model and no deploy running: not serving, not terminal
+}
+
+_ERRORS: dict[str, type[CloudrunError]] = {
+    "RESOURCE_EXHAUSTED": RateLimited,  # refined by its message: quota, capacity or throttling
+    "FAILED_PRECONDITION": Conflict,
+    "ALREADY_EXISTS": Conflict,
+    "ABORTED": Transient,  # a concurrent change: the request did nothing
+    "NOT_FOUND": NotFound,
+    "PERMISSION_DENIED": AuthError,
+    "UNAUTHENTICATED": AuthError,
+    "INVALID_ARGUMENT": InvalidInput,
+    "OUT_OF_RANGE": InvalidInput,
+    "UNAVAILABLE": Transient,
+    "INTERNAL": Transient,
+    "DEADLINE_EXCEEDED": Transient,
+}
+_HTTP_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE",
+                504: "DEADLINE_EXCEEDED"}  # fmt: skip
+_CAPACITY_MARKERS = ("zone_resource_pool_exhausted", "stockout", "resources are insufficient",
+                     "does not have enough resources", "out of capacity", "resource_availability")  # fmt: skip
+_RATE_MARKERS = ("per minute", "rate limit", "rate_limit", "too many requests", "requests per")
+_QUOTA_MARKERS = ("quota",)
+
+SANDBOX_ENDPOINT_ENV = "CLOUDRUN_VERTEX_API_ENDPOINT"
+SANDBOX_CREDENTIALS_ENV = "CLOUDRUN_SANDBOX_CREDENTIALS"
+SANDBOX_PROJECT = "cloudrun-sandbox"
+_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+_CREDENTIALS_HINT = "run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS to a key file)"
+_QUOTA_HINT = (
+    "request 'Custom model serving <GPU> GPUs per region' (custom_model_serving_*; the preemptible_ ones for spot) "
+    "in the console's Quotas page; free-trial accounts must upgrade first; or run `cloudrun plan --exclude gcp`"
+)
+_HINTS: dict[type[CloudrunError], str] = {
+    QuotaExceeded: _QUOTA_HINT,
+    CapacityUnavailable: "Vertex has no GPUs of this type here now: try on-demand, another machine type or region",
+    Conflict: gcp_resources.CONFLICT_HINT,
+}
+_CLIENTS = {"model": "ModelServiceClient", "endpoint": "EndpointServiceClient", "prediction": "PredictionServiceClient"}
+_RPC_TIMEOUT_S = 60.0
+_LRO_DEADLINE_S = 900.0  # upload, create, undeploy and delete take seconds to minutes; deploy is not waited
+_QUICK_DEADLINE_S = 10.0
+_CHECK_REGION = "us-central1"
+
+
+def _status(exc: google_errors.GoogleAPICallError) -> str:
+    """Return Google's canonical status name (e.g. FAILED_PRECONDITION) for an API error, REST or gRPC."""
+    if getattr(exc.grpc_status_code, "name", None):
+        return exc.grpc_status_code.name
+    try:  # over REST, api_core picks the class from the HTTP code only: 400 is also FAILED_PRECONDITION
+        status = exc.response.json()["error"]["status"]
+        if status:
+            return str(status)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        pass
+    return _HTTP_STATUS.get(exc.code or 0, "INTERNAL" if (exc.code or 0) >= 500 else "UNKNOWN")
+
+
+def _error_class(status: str, message: str) -> type[CloudrunError]:
+    """Return the cloudrun error class for a Google status, refined by its message where Google overloads one."""
+    lowered = message.lower()
+    if any(marker in lowered for marker in _CAPACITY_MARKERS):
+        return CapacityUnavailable
+    if status == "RESOURCE_EXHAUSTED":
+        if any(marker in lowered for marker in _RATE_MARKERS):
+            return RateLimited
+        return QuotaExceeded if any(marker in lowered for marker in _QUOTA_MARKERS) else RateLimited
+    if status == "FAILED_PRECONDITION" and "billing" in lowered:
+        return AuthError
+    return _ERRORS.get(status, CloudrunError)
+
+
+def _translate(exc: Exception, project: str | None = None) -> CloudrunError:
+    """Return the cloudrun error that a google-api-core / google-auth / requests exception stands for."""
+    which = f" (project {project})" if project else ""
+    if isinstance(exc, auth_errors.DefaultCredentialsError):
+        return AuthError(f"no Google Application Default Credentials{which}: {exc}", hint=_CREDENTIALS_HINT)
+    if isinstance(exc, auth_errors.RefreshError):
+        return AuthError(f"Google credentials could not be refreshed{which}: {exc}", hint=_CREDENTIALS_HINT)
+    if isinstance(exc, (auth_errors.TransportError, http_errors.ConnectionError, http_errors.Timeout)):
+        return Transient(f"could not reach Vertex AI: {exc}")
+    if not isinstance(exc, google_errors.GoogleAPICallError):
+        return CloudrunError(f"Google SDK error: {exc}")
+    status, message = _status(exc), exc.message or str(exc)
+    kind = _error_class(status, message)
+    if kind is AuthError:
+        hint = "enable billing on the project (free-trial accounts: upgrade)" if "billing" in message.lower() else (
+            f"allow your identity to use Vertex AI{which}, or {_CREDENTIALS_HINT}")  # fmt: skip
+        return AuthError(f"{status}: {message}{which}", hint=hint)
+    return kind(f"{status}: {message}", hint=_HINTS.get(kind))
+
+
+def _operation_error(operation: Any) -> CloudrunError:
+    """Return the cloudrun error for a finished operation's google.rpc.Status."""
+    error = google_errors.from_grpc_status(operation.error.code, operation.error.message)
+    return _translate(error)
+
+
+class VertexProvider(Provider):
+    """Vertex AI online prediction endpoints (dedicated GPU resources, optionally on Spot VMs)."""
+
+    name = "gcp"
+    service = "vertex"
+    extra = "gcp"
+    supports_spot = True
+    has_quota_api = False
+    has_live_balances = False
+    has_invocation_metrics = True
+
+    def __init__(
+        self,
+        *,
+        client_factory: ClientFactory | None = None,
+        project: str | None = None,
+        sleep: Callable[[float], None] | None = None,
+        deadline_s: float = retry.DEFAULT_DEADLINE_S,
+        lro_deadline_s: float = _LRO_DEADLINE_S,
+    ) -> None:
+        self._api_endpoint = os.environ.get(SANDBOX_ENDPOINT_ENV) or None
+        self.sandbox = os.environ.get(SANDBOX_CREDENTIALS_ENV) == "1"
+        if self.sandbox and not (self._api_endpoint and is_loopback(self._api_endpoint)):
+            raise InvalidInput(
+                f"{SANDBOX_CREDENTIALS_ENV}=1 is only for a Vertex endpoint on this machine, "
+                f"not {self._api_endpoint or 'Google'}",
+                hint=f"set {SANDBOX_ENDPOINT_ENV}=http://127.0.0.1:PORT, or unset {SANDBOX_CREDENTIALS_ENV}",
+            )
+        self._project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or (SANDBOX_PROJECT if self.sandbox else None)
+        self._factory = client_factory or self._default_client
+        self._credentials: Any = AnonymousCredentials() if self.sandbox else None
+        self._sleep = sleep or time.sleep
+        self._deadline_s = deadline_s
+        self._lro_deadline_s = lro_deadline_s
+        self._clients: dict[tuple[str, str], Any] = {}
+        self.notices: list[str] = []
+
+    # --- the Provider interface -------------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        """Return the project and whether Vertex answers with these credentials; never raises."""
+        try:
+            project = self.project
+            parent = f"projects/{project}/locations/{_CHECK_REGION}"
+            self._call("endpoint", _CHECK_REGION, "list_endpoints", {"parent": parent, "page_size": 1},
+                       deadline_s=_QUICK_DEADLINE_S, collect=False)  # fmt: skip
+        except CloudrunError as exc:
+            hint = exc.hint or _CREDENTIALS_HINT
+            return CheckResult(provider=self.name, sdk_installed=True, credentials_ok=False, detail=str(exc), hint=hint)
+        who = "sandbox (anonymous)" if self.sandbox else getattr(self._credentials, "service_account_email", None)
+        return CheckResult(provider=self.name, sdk_installed=True, credentials_ok=True,
+                           identity=who or "application default credentials", detail=f"project {project}")  # fmt: skip
+
+    def quota(self, instance_type: str, region: str) -> int | None:
+        """Return None: the serving GPU quota is not read yet (see the module docstring)."""
+        return None
+
+    def create(self, spec: DeploySpec) -> EndpointRef:
+        """Upload the model, create the endpoint and start the deployment; roll back on a failed step."""
+        if spec.provider != self.name:
+            raise InvalidInput(f"the gcp adapter cannot deploy a {spec.provider} spec")
+        plan = gcp_template.requests(spec, self.project, gcp_template.hf_token())  # validates machine and labels
+        gcp_resources.refuse_existing(self._call, self.project, spec)
+        model_name = endpoint_name = ""
+        try:
+            done = self._run_operation("model", spec.region, *plan[0])
+            model_name = aiplatform_v1.UploadModelResponse.deserialize(done.response.value).model
+            done = self._run_operation("endpoint", spec.region, *plan[1])
+            endpoint_name = aiplatform_v1.Endpoint.deserialize(done.response.value).name
+            deploy = gcp_template.requests(spec, self.project, gcp_template.hf_token(), model_name, endpoint_name)[2]
+            started = self._call("endpoint", spec.region, deploy[0], deploy[1], idempotent=False)
+        except (CloudrunError, KeyboardInterrupt):
+            gcp_resources.roll_back(self._call, self._run_operation, self.project, spec, self.notices)
+            raise
+        operation = started.operation.name
+        resources = {"model": model_name, "deploy_operation": operation, "machine_type": spec.instance_type}
+        return EndpointRef(provider=self.name, region=spec.region, name=spec.name, endpoint_id=endpoint_name,
+                           resources=resources)  # fmt: skip
+
+    def render_requests(self, spec: DeploySpec) -> list[gcp_template.Request]:
+        """Return the (method, request) calls create() sends, sending nothing: token redacted, names as placeholders."""
+        token = gcp_template.REDACTED_TOKEN if gcp_template.hf_token() else None
+        project = self._project or "<project from ADC>"
+        return gcp_template.requests(spec, project, token)
+
+    def describe(self, ref: EndpointRef) -> Endpoint:
+        """Return the endpoint's state: creating while its deploy runs, then in_service or failed."""
+        record = self._call("endpoint", ref.region, "get_endpoint", {"name": ref.endpoint_id})
+        return self._to_endpoint(record, ref.region, ref)
+
+    def invoke(self, ref: EndpointRef, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return the endpoint's chat completion for an OpenAI-style payload (Vertex predict, chatCompletions)."""
+        instance = {"@requestFormat": "chatCompletions", **payload}
+        request = aiplatform_v1.PredictRequest(endpoint=ref.endpoint_id)
+        request.instances.extend([json_format.ParseDict(instance, struct_pb2.Value())])
+        response = self._call("prediction", ref.region, "predict", request)
+        predictions = aiplatform_v1.PredictResponse.to_dict(response).get("predictions") or []
+        answer = predictions[0] if isinstance(predictions, list) and predictions else predictions
+        if isinstance(answer, dict) and "choices" in answer:
+            return answer
+        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": str(answer)}}]}
+
+    def delete(self, ref: EndpointRef) -> None:
+        """Undeploy, delete the endpoint, delete the model; refuse (Conflict) if one lacks cloudrun's label."""
+        gcp_resources.remove(self._call, self._run_operation, ref)
+
+    def list_managed(self, regions: Sequence[str]) -> list[Endpoint]:
+        """Return the endpoints labelled cloudrun-managed=true in these regions (Vertex filters, cloudrun re-checks)."""
+        found = []
+        for region in regions:
+            request = {"parent": f"projects/{self.project}/locations/{region}", "filter": f"labels.{MANAGED_TAG}=true"}
+            for record in self._call("endpoint", region, "list_endpoints", request):
+                if record.labels.get(MANAGED_TAG) == "true":
+                    found.append(self._to_endpoint(record, region))
+        return found
+
+    def invocations(self, ref: EndpointRef, since: datetime) -> int | None:
+        """Return online predictions since `since` from Cloud Monitoring (0 without datapoints), or None."""
+        if self.sandbox:
+            return None  # no Monitoring in the sandbox: idleness is unknown there, never assumed
+        try:
+            from google.cloud import monitoring_v3
+        except ImportError:
+            return None
+        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        endpoint_id = ref.endpoint_id.rsplit("/", 1)[-1]
+        interval = {"start_time": since, "end_time": datetime.now(timezone.utc)}
+        request = {
+            "name": f"projects/{self.project}",
+            "filter": 'metric.type="aiplatform.googleapis.com/prediction/online/prediction_count" '
+            f'AND resource.labels.endpoint_id="{endpoint_id}"',
+            "interval": interval,
+            "view": monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
+        }
+        try:
+            client = monitoring_v3.MetricServiceClient(credentials=self._resolved_credentials())
+            series = list(client.list_time_series(request=request, retry=None, timeout=_RPC_TIMEOUT_S))
+        except (google_errors.GoogleAPICallError, auth_errors.GoogleAuthError, CloudrunError):
+            return None
+        return sum(int(point.value.int64_value) for one in series for point in one.points)
+
+    def failure_error(self, endpoint: Endpoint) -> CloudrunError:
+        """Return the normalised error a failed deployment's reason stands for, so the deployer can fail over."""
+        reason = endpoint.failure_reason or "Vertex gave no reason"
+        where = f"endpoint {endpoint.ref.name} ({endpoint.instance_type or 'machine type unknown'}"
+        message = f"{where} in {endpoint.ref.region}) failed: {reason}"
+        lowered = reason.lower()
+        if any(marker in lowered for marker in _CAPACITY_MARKERS):
+            return CapacityUnavailable(message, hint=_HINTS[CapacityUnavailable])
+        if any(marker in lowered for marker in _QUOTA_MARKERS):
+            return QuotaExceeded(message, hint=_QUOTA_HINT)
+        return CloudrunError(
+            message, hint="read its logs in Cloud Logging (resource type aiplatform.googleapis.com/Endpoint)"
+        )
+
+    # --- beyond the interface ---------------------------------------------------------------------------
+
+    @property
+    def project(self) -> str:
+        """Return the project: --project, $GOOGLE_CLOUD_PROJECT, or the one ADC names (resolved on first use)."""
+        if not self._project:
+            self._resolved_credentials()
+        if not self._project:
+            hint = "pass --project, set GOOGLE_CLOUD_PROJECT, or `gcloud config set project ID`"
+            raise InvalidInput("no Google Cloud project chosen", hint=hint)
+        return self._project
+
+    def _resolved_credentials(self) -> Any:
+        if self._credentials is None:
+            try:
+                self._credentials, found = google.auth.default(scopes=_SCOPES)
+            except auth_errors.GoogleAuthError as exc:
+                raise _translate(exc, self._project) from exc
+            except Exception as exc:  # noqa: BLE001 - ADC discovery probes files and the metadata server
+                which = f" (project {self._project})" if self._project else ""
+                raise AuthError(
+                    f"could not look up Google credentials{which}: {exc!r}", hint=_CREDENTIALS_HINT
+                ) from exc
+            self._project = self._project or found
+        return self._credentials
+
+    def _default_client(self, kind: str, region: str) -> Any:
+        endpoint = self._api_endpoint or f"https://{region}-aiplatform.googleapis.com"
+        client_class = getattr(aiplatform_v1, _CLIENTS[kind])
+        return client_class(transport="rest", credentials=self._resolved_credentials(),
+                            client_options=ClientOptions(api_endpoint=endpoint))  # fmt: skip
+
+    def _client(self, kind: str, region: str) -> Any:
+        if (kind, region) not in self._clients:
+            self._clients[kind, region] = self._factory(kind, region)
+        return self._clients[kind, region]
+
+    def _call(self, kind: str, region: str, method: str, request: Any, *, idempotent: bool = True,
+              deadline_s: float | None = None, collect: bool = True) -> Any:  # fmt: skip
+        """Return one SDK call's result (pages collected); errors come out translated, retried if retryable."""
+
+        def attempt() -> Any:
+            try:
+                result = getattr(self._client(kind, region), method)(
+                    request=request, retry=None, timeout=_RPC_TIMEOUT_S
+                )
+                return list(result) if collect and method.startswith("list_") else result
+            except (google_errors.GoogleAPICallError, auth_errors.GoogleAuthError, http_errors.RequestException) as exc:
+                error = _translate(exc, self._project)
+                if not idempotent and isinstance(error, Transient):
+                    error.retryable = False  # the create may have happened: roll back, never repeat blindly
+                raise error from exc
+
+        return retry.call(attempt, deadline_s=self._deadline_s if deadline_s is None else deadline_s,
+                          sleep=self._sleep)  # fmt: skip
+
+    def _run_operation(self, kind: str, region: str, method: str, request: dict[str, Any], *,
+                       missing_ok: bool = False) -> Any:  # fmt: skip
+        """Start a long-running operation and return it once done; its error comes out translated."""
+        try:
+            started = self._call(kind, region, method, request, idempotent=not method.startswith(("upload", "create")))
+        except NotFound:
+            if missing_ok:
+                return None
+            raise
+        name, waited, delay = started.operation.name, 0.0, 0.5
+        while True:
+            operation = self._call(kind, region, "get_operation", {"name": name})
+            if operation.done:
+                if operation.HasField("error"):
+                    error = _operation_error(operation)
+                    if missing_ok and isinstance(error, NotFound):
+                        return None
+                    raise error
+                return operation
+            if waited >= self._lro_deadline_s:
+                raise Transient(f"{method} did not finish within {self._lro_deadline_s:.0f} s (operation {name})")
+            self._sleep(delay)
+            waited, delay = waited + delay, min(delay * 2, 10.0)
+
+    # --- converters to cloudrun models -------------------------------------------------------------------
+
+    def _to_endpoint(self, record: Any, region: str, ref: EndpointRef | None = None) -> Endpoint:
+        """Return an Endpoint from an aiplatform_v1.Endpoint; without a deployed model, its deploy operation decides."""
+        operation = None
+        if not record.deployed_models:
+            operation = gcp_resources.deploy_operation(self._call, region, record.name, ref)
+        return _to_endpoint(record, region, dict(record.labels), operation, ref)
+
+
+def _to_endpoint(record: Any, region: str, labels: dict[str, str], operation: Any, ref: EndpointRef | None) -> Endpoint:
+    deployed = list(record.deployed_models)
+    reason = None
+    if deployed:
+        situation = "deployed"
+    elif operation is not None and not operation.done:
+        situation = "deploying"
+    elif operation is not None and operation.HasField("error"):
+        situation = "deploy_failed"
+        reason = f"{_operation_error(operation).message}"
+    else:
+        situation = "empty"
+    first = deployed[0] if deployed else None
+    resources = dict(ref.resources) if ref else {}
+    if first is not None:
+        resources.update(model=first.model, deployed_model_id=first.id)
+    ref = ref or EndpointRef(provider="gcp", region=region, name=labels.get(DEPLOYMENT_TAG, record.display_name),
+                             endpoint_id=record.name, resources=resources)  # fmt: skip
+    if first is not None and ref.resources != resources:
+        ref = ref.model_copy(update={"resources": resources})
+    machine = first.dedicated_resources if first is not None else None
+    created = record.create_time
+    return Endpoint(
+        ref=ref,
+        state=_STATE_MAP[situation],
+        instance_type=machine.machine_spec.machine_type if machine else ref.resources.get("machine_type"),
+        instance_count=machine.min_replica_count if machine else None,
+        created_at=created.astimezone(timezone.utc) if created else None,
+        failure_reason=reason,
+        url=f"https://{region}-aiplatform.googleapis.com/v1/{record.name}:predict",
+        tags=labels,
+    )
