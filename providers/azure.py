@@ -1,0 +1,493 @@
+"""Azure ML managed online endpoints serving a Hugging Face model with vLLM in a custom container.
+
+SDK: azure-ai-ml's MLClient with DefaultAzureCredential; which workspace and which cloud is decided in
+azure_client.py (arguments, environment, config.json; CLOUDRUN_AZURE_ARM_ENDPOINT for the sandbox).
+
+Retries: ours. MLClient is built with retry_total=0, so azure-core's RetryPolicy sends each request once,
+and `cloudrun.retry.call` retries what `cloudrun.errors` marks retryable. ARM PUTs are upserts, so retrying
+a create step is safe. azure-ai-ml's pollers print a dot to stdout on every poll from a background thread:
+that print is removed once per process (quiet_polling) and operations start with stdout redirected, so
+`--json` stays one document.
+
+Lifecycle: create() makes the endpoint (key auth; waited, it takes about a minute) and starts the
+deployment "main" (not waited: a large model takes many minutes to download and load), then returns.
+describe() reports creating until the deployment has Succeeded and the endpoint sends it 100 % of traffic;
+the traffic step is taken by describe() itself once the deployment is ready, because traffic can only
+point at a deployment that exists. A deployment that fails (e.g. its readiness probe) is `failed` with the
+last 50 lines of its logs in failure_reason; the deployer then calls delete(), which removes the endpoint
+and its deployments. delete() and the traffic step return once Azure accepted them.
+
+Free accounts (cloud-facts §1.3): the $200 credit of an Azure free account lasts 30 days and is lost on
+day 30 even after an upgrade to pay-as-you-go; Free Trial subscriptions get no quota increases, and GPU
+families start at 0 vCPUs, so a trial can deploy nothing here until upgraded. quota() shows it (0).
+
+Gaps: supports_spot=False, managed online deployments have no low-priority VMs (those are for batch).
+has_live_balances=False (credit balances are read elsewhere). invocations() reads Azure Monitor's
+RequestsPerMinute for the endpoint over ARM's REST API; no datapoints means no requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import requests
+from azure.ai.ml.exceptions import MlException
+from azure.core import exceptions as azure_errors
+
+from cloudrun import retry
+from cloudrun.errors import (
+    AuthError,
+    CapacityUnavailable,
+    CloudrunError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    Transient,
+)
+from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
+
+from . import azure_client, azure_quota, azure_template
+from .azure_client import CREDENTIALS_HINT, ArmRestError, Target
+from .azure_resources import (
+    Observed,
+    count_requests,
+    deployment_entity,
+    endpoint_entity,
+    first_line,
+    metrics_request,
+    needs_traffic,
+    quiet_polling,
+    region_key,
+    seconds,
+    to_usage,
+)
+from .base import ClientFactory, Provider
+
+_STATE_MAP = {
+    "Creating": EndpointState.creating,
+    "Updating": EndpointState.updating,
+    "Scaling": EndpointState.updating,
+    "Succeeded": EndpointState.in_service,
+    "Failed": EndpointState.failed,
+    "Canceled": EndpointState.failed,
+    "Deleting": EndpointState.deleting,
+}
+
+_ERRORS: dict[str, type[CloudrunError]] = {
+    code.lower(): kind
+    for kind, codes in (
+        (RateLimited, "TooManyRequests Throttled RequestThrottled"),
+        (QuotaExceeded, "QuotaExceeded OutOfQuota InsufficientQuota"),
+        (CapacityUnavailable, "OutOfCapacity SkuNotAvailable AllocationFailed ZonalAllocationFailed"),
+        (AuthError, "AuthenticationFailed AuthorizationFailed InvalidAuthenticationToken ExpiredAuthenticationToken"),
+        (NotFound, "ResourceNotFound NotFound ResourceGroupNotFound WorkspaceNotFound"),
+        (Transient, "InternalServerError ServiceUnavailable GatewayTimeout"),
+    )
+    for code in codes.split()
+}
+# Codes Azure overloads: only the message tells quota or capacity from plain bad input or a conflict.
+_QUOTA_MARKERS = ("quota",)
+_CAPACITY_MARKERS = (
+    "not enough capacity",
+    "outofcapacity",
+    "skunotavailable",
+    "lack of azure machine learning capacity",
+)
+_QUOTA_HINT = (
+    "request more vCPUs for this VM family in Azure ML (portal: Quotas; Free Trial subscriptions must upgrade "
+    "first), or plan without it: `cloudrun plan --exclude azure`"
+)
+_HINTS: dict[type[CloudrunError], str] = {
+    QuotaExceeded: _QUOTA_HINT,
+    CapacityUnavailable: "Azure ML has no capacity for this VM size here now: try another instance type or region",
+    Conflict: "choose another deployment name, or remove the old one with `cloudrun down NAME`",
+}
+_QUICK_DEADLINE_S = 10.0
+_ENDPOINT_DEADLINE_S = 900.0  # creating an empty endpoint takes about a minute
+_LOG_LINES = 50
+_INVOKE_TIMEOUT_S = 190.0  # the endpoint gives up at 180 s (request_timeout_ms maximum)
+
+
+def _translate(exc: Exception, target: Target | None = None) -> CloudrunError:
+    """Return the cloudrun error that an azure-core / azure-ai-ml / REST exception stands for."""
+    where = f" ({target.describe()})" if target else ""
+    if isinstance(exc, azure_errors.ClientAuthenticationError):
+        return AuthError(f"Azure refused the credentials{where}: {first_line(exc)}", hint=CREDENTIALS_HINT)
+    if isinstance(exc, MlException):
+        return InvalidInput(f"azure-ai-ml refused the request before sending it: {first_line(exc)}")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return CloudrunError(f"TLS failed: {exc}", hint="for the sandbox, set REQUESTS_CA_BUNDLE to its certificate")
+    if isinstance(
+        exc,
+        (
+            azure_errors.ServiceRequestError,
+            azure_errors.ServiceResponseError,
+            requests.ConnectionError,
+            requests.Timeout,
+        ),
+    ):
+        return Transient(f"could not reach Azure: {first_line(exc)}")
+    if isinstance(exc, ArmRestError):
+        status, code, message, retry_after = exc.status_code, exc.code, exc.message, exc.retry_after
+    elif isinstance(exc, azure_errors.HttpResponseError):
+        error = exc.error
+        status, code = exc.status_code or 0, (error.code if error else "") or ""
+        message = (error.message if error else "") or first_line(exc)
+        retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
+    else:
+        return CloudrunError(f"Azure SDK error: {exc}")
+    kind = _error_class(code, message, status)
+    text = f"({code}) {message}" if code else message
+    if kind is RateLimited:
+        return RateLimited(text, retry_after=seconds(retry_after))
+    if kind is AuthError:
+        return AuthError(f"{text}{where}", hint=CREDENTIALS_HINT)
+    return kind(text, hint=_HINTS.get(kind))
+
+
+def _error_class(code: str, message: str, status: int) -> type[CloudrunError]:
+    """Return the cloudrun error class for an ARM error code, refined by its message where Azure overloads one."""
+    if code.lower() in _ERRORS:
+        return _ERRORS[code.lower()]
+    lowered = f"{code} {message}".lower()
+    if any(marker in lowered for marker in _CAPACITY_MARKERS):
+        return CapacityUnavailable
+    if any(marker in lowered for marker in _QUOTA_MARKERS):
+        return QuotaExceeded
+    by_status = {429: RateLimited, 401: AuthError, 403: AuthError, 404: NotFound, 409: Conflict, 400: InvalidInput}
+    if status in by_status:
+        return by_status[status]
+    return Transient if status >= 500 else CloudrunError
+
+
+_SDK_ERRORS = (azure_errors.AzureError, MlException, ArmRestError, requests.RequestException)
+
+
+class AzureMLProvider(Provider):
+    """Azure ML managed online endpoints serving a Hugging Face model with vLLM."""
+
+    name = "azure"
+    service = "azureml"
+    extra = "azure"
+    supports_spot = False
+    has_quota_api = True
+    has_live_balances = False
+    has_invocation_metrics = True
+
+    def __init__(
+        self,
+        *,
+        client_factory: ClientFactory | None = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        workspace: str | None = None,
+        credential: Any = None,
+        sleep: Callable[[float], None] | None = None,
+        deadline_s: float = retry.DEFAULT_DEADLINE_S,
+    ) -> None:
+        self._target = azure_client.resolve(subscription_id, resource_group, workspace)
+        quiet_polling()
+        self._factory = client_factory
+        self._credential = credential
+        self._sleep = sleep
+        self._deadline_s = deadline_s
+        self._quick_deadline_s = min(_QUICK_DEADLINE_S, deadline_s)
+        self._client: Any = None
+        self._location: str | None = None
+        self._usages: dict[str, list[azure_quota.Usage] | None] = {}
+        self.notices: list[str] = []
+
+    # --- the Provider interface -------------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        """Return the workspace and its region; never raises (a failure is a result with a hint)."""
+        try:
+            location = self._workspace_location(deadline_s=self._quick_deadline_s)
+        except CloudrunError as exc:
+            return CheckResult(
+                provider=self.name,
+                sdk_installed=True,
+                credentials_ok=False,
+                detail=exc.message,
+                hint=exc.hint or CREDENTIALS_HINT,
+            )
+        ml = self._ml()
+        return CheckResult(
+            provider=self.name,
+            sdk_installed=True,
+            credentials_ok=True,
+            identity=f"subscription {ml.subscription_id}",
+            detail=f"workspace {ml.workspace_name} in {location} (resource group {ml.resource_group_name})",
+        )
+
+    def quota(self, instance_type: str, region: str) -> int | None:
+        """Return how many instances the family's free vCPUs allow in `region` (20 % reserve where it applies)."""
+        if instance_type not in azure_quota.INSTANCE_TYPES:
+            return None
+        if region not in self._usages:
+            try:
+                rows = self._call(
+                    lambda: list(self._ml().compute.list_usage(location=region)), deadline_s=self._quick_deadline_s
+                )
+                self._usages[region] = [to_usage(row) for row in rows]
+            except CloudrunError:
+                self._usages[region] = None
+        usages = self._usages[region]
+        return None if usages is None else azure_quota.instances_allowed(instance_type, usages)
+
+    def create(self, spec: DeploySpec) -> EndpointRef:
+        """Create the endpoint, start its vLLM deployment, and return; roll the endpoint back on a failed step."""
+        if spec.provider != self.name or spec.spot:
+            raise InvalidInput(
+                f"the azure adapter cannot deploy this spec (provider {spec.provider}, spot {spec.spot})"
+            )
+        azure_template.check_name(spec.name)
+        self._check_region(spec.region)
+        if self._find_endpoint(spec.name) is not None:
+            raise Conflict(f"an Azure ML online endpoint named {spec.name} already exists", hint=_HINTS[Conflict])
+        (_, endpoint), (_, deployment), _traffic = azure_template.requests(spec, azure_template.hf_token())
+        if not self._target.sandbox and azure_template.image() == azure_template.load_template()["image"]:
+            self.notices.append(
+                "the stock vLLM image ignores VLLM_MODEL/VLLM_ARGS: build the wrapper in "
+                "docs/azure.md and set CLOUDRUN_AZUREML_IMAGE"
+            )
+        try:
+            poller = self._begin(lambda: self._ml().online_endpoints.begin_create_or_update(endpoint_entity(endpoint)))
+            self._wait(poller, f"endpoint {spec.name}", _ENDPOINT_DEADLINE_S)
+            self._begin(lambda: self._ml().online_deployments.begin_create_or_update(deployment_entity(deployment)))
+        except CloudrunError:
+            self._roll_back(spec.name)
+            raise
+        resources = {"deployment": deployment["name"], "workspace": self._ml().workspace_name}
+        return EndpointRef(
+            provider=self.name, region=spec.region, name=spec.name, endpoint_id=spec.name, resources=resources
+        )
+
+    def render_requests(self, spec: DeploySpec) -> list[tuple[str, dict[str, Any]]]:
+        """Return the calls create() makes, sending nothing: the Hugging Face token redacted."""
+        token = azure_template.REDACTED_TOKEN if azure_template.hf_token() else None
+        return azure_template.requests(spec, token)
+
+    def describe(self, ref: EndpointRef) -> Endpoint:
+        """Return the endpoint's state (endpoint, deployment and traffic together); NotFound if it is gone."""
+        endpoint = self._call(lambda: self._ml().online_endpoints.get(ref.endpoint_id))
+        deployment_name = ref.resources.get("deployment", azure_template.deployment_name())
+        observed = self._observe(endpoint, deployment_name)
+        if observed.state is EndpointState.creating and needs_traffic(endpoint, observed.deployment, deployment_name):
+            endpoint.traffic = {deployment_name: 100}
+            self._begin(lambda: self._ml().online_endpoints.begin_create_or_update(endpoint))
+        return _to_endpoint(endpoint, observed, ref=ref)
+
+    def invoke(self, ref: EndpointRef, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return the endpoint's parsed answer to an OpenAI-style chat payload, sent to the scoring URI with its key."""
+        endpoint = self._call(lambda: self._ml().online_endpoints.get(ref.endpoint_id))
+        keys = self._call(lambda: self._ml().online_endpoints.get_keys(ref.endpoint_id))
+        if not endpoint.scoring_uri:
+            raise CloudrunError(f"endpoint {ref.name} has no scoring URI yet", hint="wait until it is in service")
+
+        def post() -> Any:
+            response = requests.post(
+                endpoint.scoring_uri,
+                json=payload,
+                timeout=_INVOKE_TIMEOUT_S,
+                headers={"Authorization": f"Bearer {keys.primary_key}"},
+            )
+            if response.status_code >= 400:
+                raise ArmRestError.from_response(response)
+            return response
+
+        response = self._call(post)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise CloudrunError(f"endpoint {ref.name} did not answer with JSON: {response.text[:200]!r}") from exc
+
+    def delete(self, ref: EndpointRef) -> None:
+        """Delete the endpoint and its deployments; refuse (Conflict) one without cloudrun's tag; gone is done."""
+        endpoint = self._find_endpoint(ref.endpoint_id)
+        if endpoint is None:
+            return
+        if (endpoint.tags or {}).get(MANAGED_TAG) != "true":
+            raise Conflict(f"endpoint {ref.endpoint_id} is not managed by cloudrun; refusing to delete it")
+        if endpoint.provisioning_state == "Deleting":
+            return
+        try:
+            self._begin(lambda: self._ml().online_endpoints.begin_delete(name=ref.endpoint_id))
+        except NotFound:
+            return
+
+    def list_managed(self, regions: Sequence[str]) -> list[Endpoint]:
+        """Return the workspace's endpoints tagged cloudrun-managed=true whose location is in `regions`."""
+        wanted = {region_key(r) for r in regions}
+        found = self._call(lambda: list(self._ml().online_endpoints.list()))
+        endpoints = []
+        for endpoint in found:
+            if (endpoint.tags or {}).get(MANAGED_TAG) != "true" or region_key(endpoint.location or "") not in wanted:
+                continue
+            observed = self._observe(endpoint, azure_template.deployment_name())
+            endpoints.append(_to_endpoint(endpoint, observed))
+        return endpoints
+
+    def invocations(self, ref: EndpointRef, since: datetime) -> int | None:
+        """Return the endpoint's requests since `since` (Azure Monitor RequestsPerMinute); 0 without datapoints."""
+        path, params = metrics_request(self._ml(), ref.endpoint_id, since)
+        try:
+            body = self._call(azure_client.arm_get, self._target, self._token_credential(), path, params)
+        except CloudrunError:
+            return None
+        return count_requests(body)
+
+    def failure_error(self, endpoint: Endpoint) -> CloudrunError:
+        """Return the normalised error a failed endpoint's reason stands for, so the deployer can fail over."""
+        reason = endpoint.failure_reason or "Azure ML gave no reason"
+        message = (
+            f"endpoint {endpoint.ref.name} ({endpoint.instance_type or 'instance type unknown'} in "
+            f"{endpoint.ref.region}) failed: {reason}"
+        )
+        kind = _error_class("", reason.splitlines()[0] if reason else "", 0)
+        if kind in (QuotaExceeded, CapacityUnavailable):
+            return kind(message, hint=_HINTS[kind])
+        deployment = endpoint.ref.resources.get("deployment", azure_template.deployment_name())
+        return CloudrunError(
+            message, hint=f"more logs: `az ml online-deployment get-logs -e {endpoint.ref.name} -n {deployment}`"
+        )
+
+    # --- the endpoint's parts -----------------------------------------------------------------------------
+
+    def _observe(self, endpoint: Any, deployment_name: str) -> Observed:
+        """Return the combined state of an endpoint and its deployment (with the logs tail if it failed)."""
+        try:
+            deployment = self._call(lambda: self._ml().online_deployments.get(deployment_name, endpoint.name))
+        except NotFound:
+            deployment = None
+        endpoint_state = _STATE_MAP.get(endpoint.provisioning_state or "", EndpointState.updating)
+        if endpoint_state in (EndpointState.deleting, EndpointState.failed):
+            return Observed(endpoint_state, deployment, f"endpoint is {endpoint.provisioning_state}")
+        if deployment is None:
+            return Observed(EndpointState.failed, None, f"its deployment {deployment_name} is missing")
+        deployment_state = _STATE_MAP.get(deployment.provisioning_state or "", EndpointState.updating)
+        if deployment_state is EndpointState.failed:
+            return Observed(EndpointState.failed, deployment, self._failure_reason(endpoint.name, deployment))
+        ready = deployment_state is EndpointState.in_service and endpoint_state is EndpointState.in_service
+        if ready and (endpoint.traffic or {}).get(deployment_name) == 100:
+            return Observed(EndpointState.in_service, deployment, None)
+        return Observed(EndpointState.creating, deployment, None)
+
+    def _failure_reason(self, endpoint_name: str, deployment: Any) -> str:
+        try:
+            logs = self._call(
+                lambda: self._ml().online_deployments.get_logs(deployment.name, endpoint_name, _LOG_LINES)
+            )
+        except CloudrunError as exc:
+            logs = f"(logs unavailable: {exc.message})"
+        return f"deployment {deployment.name} is {deployment.provisioning_state}; last log lines:\n{logs.strip()}"
+
+    def _find_endpoint(self, name: str) -> Any | None:
+        try:
+            return self._call(lambda: self._ml().online_endpoints.get(name))
+        except NotFound:
+            return None
+
+    def _check_region(self, region: str) -> None:
+        location = self._workspace_location()
+        if region_key(location) != region_key(region):
+            raise CapacityUnavailable(
+                f"the Azure ML workspace {self._ml().workspace_name} is in {location}, so it cannot place an endpoint "
+                f"in {region}",
+                hint=f"plan with --region {location}, or point cloudrun at a workspace in {region}",
+            )
+
+    def _workspace_location(self, deadline_s: float | None = None) -> str:
+        if self._location is None:
+            workspace = self._call(lambda: self._ml().workspaces.get(self._ml().workspace_name), deadline_s=deadline_s)
+            self._location = str(workspace.location)
+        return self._location
+
+    def _roll_back(self, name: str) -> None:
+        try:
+            self._begin(lambda: self._ml().online_endpoints.begin_delete(name=name))
+        except NotFound:
+            pass
+        except CloudrunError as exc:
+            self.notices.append(f"could not roll back endpoint {name}: {exc}; remove it with `cloudrun down {name}`")
+
+    # --- calls: translated errors, the one retry layer, quiet pollers -------------------------------------
+
+    def _call(self, fn: Callable[..., Any], *args: Any, deadline_s: float | None = None) -> Any:
+        """Return fn(*args); SDK errors come out translated, retried if retryable."""
+
+        def attempt() -> Any:
+            try:
+                return fn(*args)
+            except _SDK_ERRORS as exc:
+                raise _translate(exc, self._target) from exc
+
+        deadline = self._deadline_s if deadline_s is None else deadline_s
+        return retry.call(attempt, deadline_s=deadline, sleep=self._sleep)
+
+    def _begin(self, start: Callable[[], Any]) -> Any:
+        """Return the poller of a long-running operation started by `start`, printing nothing to stdout."""
+
+        def quiet_start() -> Any:
+            with contextlib.redirect_stdout(io.StringIO()):  # nothing the SDK prints while starting reaches stdout
+                return start()
+
+        return self._call(quiet_start)
+
+    def _wait(self, poller: Any, what: str, deadline_s: float) -> None:
+        try:
+            poller.wait(timeout=deadline_s)
+        except _SDK_ERRORS as exc:
+            raise _translate(exc, self._target) from exc
+        if not poller.done():
+            raise CloudrunError(f"{what} was not ready after {deadline_s:.0f} s")
+
+    def _ml(self) -> Any:
+        if self._client is None:
+            try:
+                if self._factory is not None:
+                    self._client = self._factory(self.service, "")
+                else:
+                    self._client = azure_client.ml_client(self._target, self._token_credential())
+            except _SDK_ERRORS as exc:
+                error = _translate(exc, self._target)
+                raise type(error)(
+                    f"cannot use {self._target.describe()}: {error.message}", hint=CREDENTIALS_HINT
+                ) from exc
+        return self._client
+
+    def _token_credential(self) -> Any:
+        if self._credential is None:
+            self._credential = azure_client.credential(self._target)
+        return self._credential
+
+
+# --- converters to cloudrun models -----------------------------------------------------------------------
+
+
+def _to_endpoint(endpoint: Any, observed: Observed, *, ref: EndpointRef | None = None) -> Endpoint:
+    """Return an Endpoint from azure-ai-ml's OnlineEndpoint and the observed state of its deployment."""
+    tags = {str(k): str(v) for k, v in (endpoint.tags or {}).items()}
+    deployment = observed.deployment
+    ref = ref or EndpointRef(
+        provider="azure",
+        region=region_key(endpoint.location or ""),
+        name=tags.get(DEPLOYMENT_TAG, endpoint.name),
+        endpoint_id=endpoint.name,
+        resources={"deployment": deployment.name if deployment else azure_template.deployment_name()},
+    )
+    return Endpoint(
+        ref=ref,
+        state=observed.state,
+        instance_type=getattr(deployment, "instance_type", None),
+        instance_count=getattr(deployment, "instance_count", None),
+        failure_reason=observed.reason if observed.state is EndpointState.failed else None,
+        url=endpoint.scoring_uri or None,
+        tags=tags,
+    )

@@ -1,0 +1,129 @@
+"""Helpers of the Azure adapter: azure-ai-ml entities from rendered parameters, the observed state of an
+endpoint and its deployment, quota rows, and the one SDK quirk cloudrun works around (poll dots on stdout)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from azure.ai.ml.entities import (
+    Environment,
+    ManagedOnlineDeployment,
+    ManagedOnlineEndpoint,
+    OnlineRequestSettings,
+    ProbeSettings,
+)
+
+from cloudrun.models import EndpointState
+
+from . import azure_quota
+
+
+class Observed:
+    __slots__ = ("state", "deployment", "reason")
+
+    def __init__(self, state: EndpointState, deployment: Any, reason: str | None) -> None:
+        self.state, self.deployment, self.reason = state, deployment, reason
+
+
+def endpoint_entity(params: dict[str, Any]) -> ManagedOnlineEndpoint:
+    return ManagedOnlineEndpoint(name=params["name"], auth_mode=params["auth_mode"], tags=dict(params["tags"]))
+
+
+def deployment_entity(params: dict[str, Any]) -> ManagedOnlineDeployment:
+    environment = params["environment"]
+    return ManagedOnlineDeployment(
+        name=params["name"],
+        endpoint_name=params["endpoint_name"],
+        tags=dict(params["tags"]),
+        environment=Environment(image=environment["image"], inference_config=environment["inference_config"]),
+        environment_variables=dict(params["environment_variables"]),
+        instance_type=params["instance_type"],
+        instance_count=params["instance_count"],
+        request_settings=OnlineRequestSettings(**params["request_settings"]),
+        readiness_probe=ProbeSettings(**params["readiness_probe"]),
+        liveness_probe=ProbeSettings(**params["liveness_probe"]),
+    )
+
+
+def needs_traffic(endpoint: Any, deployment: Any, deployment_name: str) -> bool:
+    return (
+        deployment is not None
+        and deployment.provisioning_state == "Succeeded"
+        and endpoint.provisioning_state == "Succeeded"
+        and (endpoint.traffic or {}).get(deployment_name) != 100
+    )
+
+
+def to_usage(row: Any) -> azure_quota.Usage:
+    fields = vars(row)
+    name = row.name if isinstance(row.name, str) else (getattr(row.name, "value", None) or row.name.get("value"))
+    # azure-ai-ml 1.35 copies the REST model's wire keys into Usage: `currentValue` stays camelCase and
+    # `current_value` None (Usage._from_rest_object uses as_dict()); read either.
+    current = fields.get("current_value") or fields.get("currentValue") or 0
+    return azure_quota.Usage(name=str(name), current=int(current), limit=int(row.limit or 0))
+
+
+def quiet_polling() -> None:
+    """Stop azure-ai-ml's pollers printing a dot to stdout on every poll, for the whole process.
+
+    AzureMLPolling.update_status is its parent's plus `print(".")`, run in the poller's own thread, which
+    keeps polling after create() returned; no SDK option turns it off. Removing the override leaves the
+    parent's (azure-mgmt-core ARMPolling) behaviour intact. Idempotent."""
+    try:
+        from azure.ai.ml._utils._azureml_polling import AzureMLPolling
+    except ImportError:  # moved in a later azure-ai-ml: _begin's stdout redirect still covers the start
+        return
+    if "update_status" in vars(AzureMLPolling):
+        delattr(AzureMLPolling, "update_status")
+
+
+def region_key(location: str) -> str:
+    return location.replace(" ", "").lower()
+
+
+def first_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return str(text).strip().splitlines()[0] if str(text).strip() else type(exc).__name__
+
+
+def seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def metrics_request(ml: Any, endpoint_name: str, since: datetime) -> tuple[str, dict[str, str]]:
+    """Return the ARM path and query of Azure Monitor's RequestsPerMinute for one endpoint since `since`."""
+    now = datetime.now(timezone.utc)
+    since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    resource = (
+        f"/subscriptions/{ml.subscription_id}/resourceGroups/{ml.resource_group_name}/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/{ml.workspace_name}/onlineEndpoints/{endpoint_name}"
+    )
+    params = {
+        "api-version": "2018-01-01",
+        "metricnames": "RequestsPerMinute",
+        "timespan": f"{iso(since)}/{iso(now)}",
+        "interval": interval((now - since).total_seconds()),
+        "aggregation": "Total",
+    }
+    return f"{resource}/providers/Microsoft.Insights/metrics", params
+
+
+def count_requests(body: dict[str, Any]) -> int:
+    """Return the sum of a metrics answer's datapoints; no datapoints means no requests (0)."""
+    points = [p for m in body.get("value", []) for s in m.get("timeseries", []) for p in s.get("data", [])]
+    return int(sum(point.get("total") or 0 for point in points))
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def interval(window_s: float) -> str:
+    """Return an Azure Monitor interval that keeps a query to a few thousand points (1-minute data for a day)."""
+    if window_s <= 86400:
+        return "PT1M"
+    return "PT1H" if window_s <= 31 * 86400 else "P1D"
