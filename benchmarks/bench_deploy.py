@@ -76,7 +76,7 @@ def main() -> None:
     sandbox = aws.start()
     try:
         with tempfile.TemporaryDirectory() as home:
-            session.use(Path(home), sandbox.url)
+            session.use(Path(home), {"aws": sandbox.url})
             load = api.provider_loader({"aws": {"client_factory": counting_factory()}})
             one_cycle(load)
             for latency in (0.0, LATENCY_S):

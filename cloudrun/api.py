@@ -12,8 +12,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from cloudrun import catalog, credits, deployer, fleet, naming, scheduler, sizing
-from cloudrun.errors import InvalidInput, NotFound
+from cloudrun import catalog, credits, deployer, fleet, ledger, naming, scheduler, sizing
+from cloudrun.errors import Conflict, InvalidInput, NotFound
 from cloudrun.models import (
     PROVIDERS,
     CheckResult,
@@ -75,14 +75,15 @@ def plan(
     run_hours = to_hours(hours)
     need = size(model, precision=precision, context=context, concurrency=concurrency, config=config)
     offers = catalog.offers(catalog_path=catalog_file, providers=providers, regions=regions)
-    if grants is None:
-        grants = credits.load_grants(credits_file) if credits_file else []
+    now = now or datetime.now(timezone.utc)
+    if grants is None:  # the ledger, net of what running deployments burn, unless a credits file is given
+        grants = credits.load_grants(credits_file) if credits_file else ledger.grants_for_planning(now)
     return scheduler.rank(
         need,
         offers,
         grants,
         hours=run_hours,
-        now=now or datetime.now(timezone.utc),
+        now=now,
         spot=spot,
         include_infeasible=include_infeasible,
         catalog_source=str(catalog_file) if catalog_file else "bundled snapshot",
@@ -174,6 +175,7 @@ def deploy(
     policy: deployer.WaitPolicy | None = None,
 ) -> deployer.DeployResult:
     """Return the deployment in service on the first placement that works; fail over on quota and capacity."""
+    ensure_name_free(state, deploy_plan.name)  # before any cloud call, quota reads included
     runner = deployer.Deployer(state, load_provider, policy=policy, progress=progress)
     return runner.run(deploy_plan.placements, deploy_plan.spec)
 
@@ -188,19 +190,19 @@ def status(
     """Return recorded deployments, first reconciled with the clouds when `refresh` is set."""
     report = None
     if refresh:
-        report = fleet.reconcile(state, load_provider or provider_loader(), _scan_regions(state))
+        load = load_provider or provider_loader()
+        regions, skipped = fleet.scan_regions(state, load)
+        report = fleet.reconcile(state, load, regions)
+        report.skipped.extend(skipped)
     return state.list(include_deleted=include_deleted), report
 
 
-def _scan_regions(state: StateStore) -> dict[str, list[str]]:
-    """Return, per deployable provider, the catalog's regions plus any region a deployment is recorded in."""
-    regions: dict[str, set[str]] = {name: set() for name in registry.REGISTRY}
-    for offer in catalog.offers():
-        if offer.provider in regions:
-            regions[offer.provider].add(offer.region)
-    for row in state.list():
-        regions.setdefault(row.provider, set()).add(row.region)
-    return {name: sorted(found) for name, found in regions.items() if found}
+def ensure_name_free(state: StateStore, name: str) -> None:
+    """Raise Conflict if a live deployment already has this name (a removed one's name may be reused)."""
+    existing = state.get(name)
+    if existing is not None and existing.status not in {DeploymentStatus.deleted, DeploymentStatus.vanished}:
+        raise Conflict(f"a deployment named {name!r} already exists ({existing.status.value})",
+                       hint=f"choose another --name, or remove it with `cloudrun down {name}`")  # fmt: skip
 
 
 def live_deployment(state: StateStore, name: str) -> Deployment:

@@ -12,11 +12,12 @@ import csv
 import functools
 import io
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 
+from cloudrun import catalog_cache
 from cloudrun.errors import InvalidInput
 from cloudrun.models import PROVIDERS, SERVICES, Offer
 
@@ -43,6 +44,9 @@ BUNDLED_LABEL = "bundled snapshot offers.csv"
 # Only Vertex AI online prediction can run a deployment on spot capacity (cloud-facts §2): a spot price
 # for SageMaker real-time or Azure managed online endpoints would rank an option nobody can deploy.
 SPOT_SERVICES = frozenset({"vertex"})
+
+# `plan` warns when the oldest price it used is older than this (`price_age_days`).
+STALE_AFTER_DAYS = 30
 
 
 class _FieldError(ValueError):
@@ -100,20 +104,56 @@ def _bundled() -> tuple[Offer, ...]:
 
 
 def snapshot_path() -> Path | None:
-    """Return the catalog file used when no --catalog is given; None means the bundled snapshot.
+    """Return the catalog file used when no --catalog is given; None means the default catalog.
 
-    This is the seam for the refreshed price cache under CLOUDRUN_HOME (a later issue): it will return
-    that file when it is newer than the bundled snapshot, and everything else follows.
+    The default catalog is the bundled snapshot, with each provider's rows taken from its refreshed
+    cache under CLOUDRUN_HOME instead when that cache is newer (`default_offers()`, `cached_providers()`).
     """
     return None
+
+
+def cached_providers() -> dict[str, datetime]:
+    """Return the providers whose refreshed cache is newer than their newest bundled price, with its time.
+
+    Newer means refreshed on or after the day of the snapshot's newest `as_of` for that provider (a live
+    read beats copies read that same day), so a cloudrun release with a newer snapshot wins over an
+    older cache. Reads local files only.
+    """
+    newest: dict[str, date] = {}
+    for offer in bundled():
+        as_of = date.fromisoformat(offer.as_of)
+        newest[offer.provider] = max(as_of, newest.get(offer.provider, as_of))
+    fresh = {}
+    for provider in PROVIDERS:
+        stamp = catalog_cache.refreshed_at(provider)
+        if stamp is not None and (provider not in newest or stamp.date() >= newest[provider]):
+            fresh[provider] = stamp
+    return fresh
+
+
+def default_offers() -> list[Offer]:
+    """Return the default catalog: per provider, its refreshed cache when newer, else the bundled snapshot."""
+    fresh = cached_providers()
+    found = [offer for offer in bundled() if offer.provider not in fresh]
+    for provider in fresh:
+        path = catalog_cache.provider_file(provider)
+        found += [offer for offer in load_csv(path, label=str(path)) if offer.provider == provider]
+    return found
 
 
 def source_label(catalog_path: Path | None = None) -> str:
     """Return a one-line description of where `offers(catalog_path=...)` reads its prices from."""
     path = catalog_path or snapshot_path()
-    if path is None:
+    if path is not None:
+        return str(path)
+    fresh = cached_providers()
+    if not fresh:
         return f"{BUNDLED_LABEL} (oldest price as of {oldest_as_of(bundled()).isoformat()})"
-    return str(path)
+    parts = [f"price cache {catalog_cache.provider_file(p)} (refreshed {t:%Y-%m-%d}) for {p}" for p, t in fresh.items()]
+    rest = [provider for provider in PROVIDERS if provider not in fresh]
+    if rest:
+        parts.append(f"{BUNDLED_LABEL} for {', '.join(rest)}")
+    return f"{'; '.join(parts)} (oldest price as of {oldest_as_of(default_offers()).isoformat()})"
 
 
 def offers(
@@ -124,7 +164,7 @@ def offers(
 ) -> list[Offer]:
     """Return the catalog's offers (the given file, else the snapshot), filtered by provider and region."""
     path = catalog_path or snapshot_path()
-    found = load_csv(path) if path is not None else bundled()
+    found = load_csv(path) if path is not None else default_offers()
     if providers:
         wanted = _check_providers(providers)
         found = [offer for offer in found if offer.provider in wanted]
@@ -140,6 +180,11 @@ def oldest_as_of(offers: Iterable[Offer]) -> date:
     if not dates:
         raise InvalidInput("no offers to date", hint="check the --catalog file and the provider/region filters")
     return min(dates)
+
+
+def price_age_days(offers: Iterable[Offer], today: date) -> int:
+    """Return how many days old the oldest of these prices is on `today` (0 for a price dated today)."""
+    return (today - oldest_as_of(offers)).days
 
 
 def _check_providers(providers: Sequence[str]) -> set[str]:

@@ -97,4 +97,4 @@ def main() -> None:
 
 
 # The other command groups register themselves on the same app.
-from cloudrun import cli_deploy, cli_sandbox  # noqa: E402, F401
+from cloudrun import cli_catalog, cli_credits, cli_deploy, cli_reaper, cli_sandbox  # noqa: E402, F401

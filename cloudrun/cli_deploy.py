@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cloudrun import api, render_deploy
+from cloudrun import api, limits, render_deploy
 from cloudrun.cli_common import (
     DryRunOpt,
     JsonOpt,
@@ -20,6 +20,8 @@ from cloudrun.cli_common import (
     out,
     print_json,
 )
+from cloudrun.deployer import DeployInterrupted
+from cloudrun.errors import InvalidInput
 from cloudrun.models import Precision
 from cloudrun.state import StateStore
 
@@ -31,8 +33,20 @@ def _session(sandbox: bool) -> None:
         session.enter()
 
 
-def _loader(role: str | None = None):  # noqa: ANN202 - a provider loader
-    return api.provider_loader({"aws": {"role_arn": role}} if role else None)
+def _loader(
+    role: str | None = None,
+    project: str | None = None,
+    subscription: str | None = None,
+    resource_group: str | None = None,
+    workspace: str | None = None,
+):  # noqa: ANN202 - a provider loader
+    """Return a provider loader with the account options given on the command line (unset ones omitted)."""
+    options = {
+        "aws": {"role_arn": role},
+        "gcp": {"project": project},
+        "azure": {"subscription_id": subscription, "resource_group": resource_group, "workspace": workspace},
+    }
+    return api.provider_loader({p: {k: v for k, v in o.items() if v} for p, o in options.items()})
 
 
 @app.command()
@@ -50,6 +64,14 @@ def deploy(
     catalog: Path | None = typer.Option(None, "--catalog", help="A price CSV replacing the bundled snapshot."),
     credits: Path | None = typer.Option(None, "--credits", help="A JSON list of credit grants."),
     role: str | None = typer.Option(None, "--role", help="SageMaker execution role ARN."),
+    project: str | None = typer.Option(None, "--project", help="Google Cloud project (else GOOGLE_CLOUD_PROJECT)."),
+    subscription: str | None = typer.Option(None, "--subscription", help="Azure subscription id."),
+    resource_group: str | None = typer.Option(None, "--resource-group", help="Azure resource group."),
+    workspace: str | None = typer.Option(None, "--workspace", help="Azure ML workspace."),
+    free_only: bool = typer.Option(False, "--free-only", help="Only placements credit pays for in full."),
+    idle_timeout: str | None = typer.Option(None, "--idle-timeout", help="`watch` removes it when idle this long."),
+    ttl: str | None = typer.Option(None, "--ttl", help="`watch` removes it this long after creation, e.g. 8h."),
+    max_spend: str | None = typer.Option(None, "--max-spend", help="`watch` removes it before it costs more (USD)."),
     dry_run: bool = DryRunOpt,
     yes: bool = YesOpt,
     as_json: bool = JsonOpt,
@@ -61,7 +83,14 @@ def deploy(
         model, cheapest=cheapest, provider=provider, region=region, instance_type=instance_type, name=name,
         precision=precision, context=context, hours=hours, catalog_file=catalog, credits_file=credits,
     )  # fmt: skip
-    load = _loader(role)
+    if free_only:
+        from cloudrun import ledger
+
+        plan.placements = ledger.free_placements(plan.placements)
+    load = _loader(role, project, subscription, resource_group, workspace)
+    from cloudrun.cli_reaper import deploy_limits  # here, so `--help` lists deploy before teardown
+
+    auto_teardown = deploy_limits(idle_timeout, ttl, max_spend)
     console = err if as_json else out
     render_deploy.print_deploy_plan(console, plan)
     if dry_run:
@@ -72,10 +101,23 @@ def deploy(
         else:
             render_deploy.print_requests(out, requests)
         return
+    with StateStore() as state:
+        api.ensure_name_free(state, plan.name)  # refuse before asking, and before any cloud call
     first = plan.placements[0]
     confirm(f"Deploy {plan.name} on {first.offer.instance_type} at ${first.price_per_hour_usd}/h?", yes=yes)
-    with render_deploy.progress(console) as update, StateStore() as state:
-        result = api.deploy(plan, state, load, progress=update)
+    try:
+        with render_deploy.progress(console) as update, StateStore() as state:
+            result = api.deploy(plan, state, load, progress=update)
+            limits.set_limits(state, result.deployment.name, **auto_teardown)  # type: ignore[arg-type]
+            if free_only:
+                from cloudrun import ledger
+
+                ledger.Ledger(state).record_credit_runs_out(result.deployment.name, datetime.now(timezone.utc))
+    except KeyboardInterrupt:
+        raise DeployInterrupted(
+            f"interrupted; {plan.name} may be partly created (and billing)",
+            hint=f"`cloudrun status --refresh` finds it; `cloudrun down {plan.name}` removes it",
+        ) from None
     if as_json:
         print_json(render_deploy.deployment_json(result.deployment))
     else:
@@ -105,14 +147,22 @@ def status(
 @app.command()
 @errors_to_exit
 def down(
-    name: str = typer.Argument(..., help="The deployment to remove (see `cloudrun status`)."),
+    name: str | None = typer.Argument(None, help="The deployment to remove (see `cloudrun status`)."),
+    all_: bool = typer.Option(False, "--all", help="Remove every deployment, orphans too (the panic button)."),
+    provider: list[str] | None = typer.Option(None, "--provider", help="With --all: only these providers."),
     yes: bool = YesOpt,
     dry_run: bool = DryRunOpt,
     as_json: bool = JsonOpt,
     sandbox: bool = SandboxOpt,
 ) -> None:
-    """Remove one deployment: its endpoint and every resource created with it."""
+    """Remove one deployment (or --all): its endpoint and every resource created with it."""
     _session(sandbox)
+    if (name is None) == (not all_):
+        raise InvalidInput("give a deployment NAME or --all, not both", hint="`cloudrun status` lists the names")
+    if all_:
+        from cloudrun.cli_reaper import down_all
+
+        return down_all(provider, yes=yes, dry_run=dry_run, as_json=as_json, workers=8)
     with StateStore() as state:
         row = api.live_deployment(state, name)
         if dry_run:

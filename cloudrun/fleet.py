@@ -10,8 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from cloudrun import catalog
 from cloudrun.errors import CloudrunError, NotFound
 from cloudrun.models import SERVICES, Deployment, DeploymentStatus, Endpoint, EndpointRef, EndpointState
+from cloudrun.providers import base as registry
 from cloudrun.providers.base import Provider
 from cloudrun.state import StateStore
 
@@ -29,6 +31,7 @@ class ReconcileReport:
     vanished: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # providers not scanned, and why
 
 
 def reconcile(
@@ -83,6 +86,35 @@ def _missing(state: StateStore, provider: Provider, row: Deployment, report: Rec
         return  # a deploy may be starting right now in another process
     state.mark_vanished(row.name, now, reason="not found in the cloud")
     report.vanished.append(row.name)
+
+
+def scan_regions(
+    state: StateStore, load_provider: ProviderLoader, providers: Sequence[str] | None = None
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Return, per provider to scan, the catalog's regions plus those with recorded deployments; and the
+    providers skipped, with why. A provider is scanned where cloudrun recorded deployments, or where its
+    credentials work (so orphans are found on a new machine); an unconfigured one is skipped, not an error.
+    """
+    recorded: dict[str, set[str]] = {}
+    for row in state.list():
+        recorded.setdefault(row.provider, set()).add(row.region)
+    scan: dict[str, list[str]] = {}
+    skipped: list[str] = []
+    for name in registry.REGISTRY:
+        if providers and name not in providers:
+            continue
+        if name not in recorded and not _configured(load_provider, name):
+            skipped.append(f"{name}: no usable credentials (see `cloudrun check`)")
+            continue
+        scan[name] = sorted(recorded.get(name, set()) | {o.region for o in catalog.offers(providers=[name])})
+    return scan, skipped
+
+
+def _configured(load_provider: ProviderLoader, name: str) -> bool:
+    try:
+        return load_provider(name).check().credentials_ok
+    except Exception:  # noqa: BLE001 - an adapter that cannot even check is not usable here
+        return False
 
 
 def find_ref(provider: Provider, row: Deployment) -> EndpointRef | None:

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cloudrun import catalog
 from cloudrun.models import MemoryNeed, Plan, PlanOption
 
 
@@ -70,8 +71,13 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "model": need_json(plan.need),
         "hours": float(plan.hours),
         "catalog": plan.catalog_source,
+        "prices_oldest_as_of": _oldest_as_of(plan),
         "options": [option_json(o) for o in plan.options],
     }
+
+
+def _oldest_as_of(plan: Plan) -> str | None:
+    return catalog.oldest_as_of(option.offer for option in plan.options).isoformat() if plan.options else None
 
 
 def print_need(console: Console, need: MemoryNeed) -> None:
@@ -144,6 +150,16 @@ def print_plan(console: Console, plan: Plan, now: datetime) -> None:
     _print_best(console, plan.options[0])
     for source, ref in sources.items():
         console.print(f"[dim][{ref}] {source}[/dim]", highlight=False)
+    _print_price_age(console, plan, now.date())
+
+
+def _print_price_age(console: Console, plan: Plan, today: date) -> None:
+    age = catalog.price_age_days((option.offer for option in plan.options), today)
+    line = f"oldest price used: as of {_oldest_as_of(plan)} ({age} days old)"
+    if age > catalog.STALE_AFTER_DAYS:
+        console.print(f"[yellow]warning:[/yellow] {line}; run `cloudrun catalog refresh` for current prices")
+    else:
+        console.print(f"[dim]{line}[/dim]", highlight=False)
 
 
 def _print_best(console: Console, best: PlanOption) -> None:

@@ -85,7 +85,7 @@ def report_json(report: ReconcileReport | None) -> dict[str, list[str]] | None:
     if report is None:
         return None
     return {"adopted": report.adopted, "vanished": report.vanished, "updated": report.updated,
-            "problems": report.problems}  # fmt: skip
+            "problems": report.problems, "skipped": report.skipped}  # fmt: skip
 
 
 def _hours(deployment: Deployment, now: datetime) -> float:
@@ -112,6 +112,8 @@ def print_status(console: Console, rows: Sequence[Deployment], report: Reconcile
                 console.print(f"{label}: {', '.join(names)}")
         for problem in report.problems:
             console.print(f"[yellow]could not check[/yellow] {problem}")
+        for skipped in report.skipped:
+            console.print(f"[dim]not scanned: {skipped}[/dim]")
     if not rows:
         console.print("No deployments. `cloudrun plan MODEL` shows where one would run.")
         return

@@ -78,7 +78,44 @@ def m002_events(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX events_by_name ON events (name, id)")
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_deployments, m002_events)
+def m003_credit_ledger(conn: sqlite3.Connection) -> None:
+    """Create the credit ledger: grants, dated balance observations, per-deployment credit run-out; see ledger.py."""
+    # IF NOT EXISTS: a file that ran m004 while this slot was still empty may run it later, out of order.
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS credit_grants (id TEXT PRIMARY KEY NOT NULL, provider TEXT NOT NULL,
+            account TEXT NOT NULL, name TEXT NOT NULL UNIQUE, amount_usd TEXT NOT NULL,
+            currency TEXT NOT NULL CHECK (currency = 'USD'), starts_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+            services TEXT NOT NULL, gpu_eligible INTEGER NOT NULL CHECK (gpu_eligible IN (0, 1)),
+            source TEXT NOT NULL CHECK (source IN ('manual', 'preset', 'live')), preset TEXT,
+            notes TEXT NOT NULL, created_at TEXT NOT NULL)"""
+    )
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS credit_observations (id INTEGER PRIMARY KEY AUTOINCREMENT,
+            grant_id TEXT NOT NULL REFERENCES credit_grants (id) ON DELETE CASCADE, observed_at TEXT NOT NULL,
+            remaining_usd TEXT, expires_at TEXT, source TEXT NOT NULL, stale_reason TEXT)"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS credit_observations_by_grant ON credit_observations (grant_id, id)")
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS credit_runs_out (name TEXT PRIMARY KEY NOT NULL, credit_runs_out_at TEXT,
+            recorded_at TEXT NOT NULL)"""
+    )
+
+
+def m004_deployment_limits(conn: sqlite3.Connection) -> None:
+    """Create the per-deployment auto-teardown limits (deploy --idle-timeout/--ttl/--max-spend); see limits.py."""
+    # IF NOT EXISTS: its own table, so running it again (after m003 lands before it) is harmless.
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS deployment_limits (name TEXT PRIMARY KEY NOT NULL,
+            idle_timeout_s INTEGER, ttl_s INTEGER, max_spend_usd TEXT, updated_at TEXT NOT NULL)"""
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    m001_deployments,
+    m002_events,
+    m003_credit_ledger,
+    m004_deployment_limits,
+)
 
 
 class StateStore:
@@ -220,6 +257,10 @@ class StateStore:
         where, args = ("WHERE name = ?", (name,)) if name is not None else ("", ())
         rows = self._conn.execute(f"SELECT id, name, at, kind, detail FROM events {where} ORDER BY id", args)
         return [{**dict(row), "at": _parse(row["at"])} for row in rows]
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """Return one BEGIN IMMEDIATE transaction on the store's connection, for modules with their own tables."""
+        return self._write()
 
     # --- internals ----------------------------------------------------------------------------------
 

@@ -87,6 +87,8 @@ class Provider(ABC):
 
 REGISTRY: dict[str, str] = {
     "aws": "cloudrun.providers.aws:SageMakerProvider",
+    "gcp": "cloudrun.providers.gcp:VertexProvider",
+    "azure": "cloudrun.providers.azure:AzureMLProvider",
 }
 EXTRAS = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
 

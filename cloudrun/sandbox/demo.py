@@ -15,20 +15,18 @@ from rich.console import Console
 
 from cloudrun import api, render, render_deploy
 from cloudrun.deployer import WaitPolicy
-from cloudrun.sandbox import aws, session
+from cloudrun.sandbox import aws, clouds, session
 from cloudrun.state import StateStore
-
-EMULATED = "aws"  # the providers the sandbox emulates so far; deploy --cheapest is restricted to them
 
 
 def run(model: str, console: Console) -> None:
     """Deploy `model` to the cheapest emulated placement, call it, remove it, and print each step."""
     saved = dict(os.environ)
-    sandbox = aws.start(startup_s=2.0)
+    sandbox = clouds.start(startup_s=2.0)
     try:
         with tempfile.TemporaryDirectory(prefix="cloudrun-sandbox-") as home:
-            session.use(Path(home), sandbox.url)
-            aws.seed_chat_replies(sandbox.url, model)
+            session.use(Path(home), sandbox.info)
+            aws.seed_chat_replies(sandbox.info["aws"], model)
             _cycle(model, console)
     finally:
         sandbox.stop()
@@ -42,9 +40,13 @@ def _step(console: Console, command: str) -> None:
 
 def _cycle(model: str, console: Console) -> None:
     load = api.provider_loader()
-    console.print(f"[dim]sandbox: AWS is moto's server at {os.environ['AWS_ENDPOINT_URL']} (no account, no spend)")
-    _step(console, f"cloudrun deploy {model} --cheapest --provider {EMULATED} --sandbox --yes")
-    plan = api.prepare_deploy(model, cheapest=True, provider=EMULATED, hours=1)
+    console.print(
+        f"[dim]sandbox (no account, no spend): AWS is moto's server at {os.environ['AWS_ENDPOINT_URL']}, Vertex AI "
+        f"a REST fake at {os.environ['CLOUDRUN_VERTEX_API_ENDPOINT']}, Azure ML an ARM fake at "
+        f"{os.environ['CLOUDRUN_AZURE_ARM_ENDPOINT']}"
+    )
+    _step(console, f"cloudrun deploy {model} --cheapest --sandbox --yes")
+    plan = api.prepare_deploy(model, cheapest=True, hours=1)
     render_deploy.print_deploy_plan(console, plan)
     with StateStore() as state:
         with render_deploy.progress(console) as update:

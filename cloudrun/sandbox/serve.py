@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from cloudrun.sandbox import aws
+from cloudrun.sandbox import aws, clouds
 
 STARTUP_ENV = "CLOUDRUN_SANDBOX_STARTUP_S"  # how long new endpoints stay Creating (default 3 s)
 
@@ -21,10 +21,10 @@ STARTUP_ENV = "CLOUDRUN_SANDBOX_STARTUP_S"  # how long new endpoints stay Creati
 def main(info_file: Path) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    sandbox = aws.start(startup_s=float(os.environ.get(STARTUP_ENV, "3")))
-    aws.seed_chat_replies(sandbox.url, "sandbox", count=200)
+    sandbox = clouds.start(startup_s=float(os.environ.get(STARTUP_ENV, "3")))
+    aws.seed_chat_replies(sandbox.info["aws"], "sandbox", count=200)
     tmp = info_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"aws": sandbox.url, "pid": os.getpid()}))
+    tmp.write_text(json.dumps({**sandbox.info, "pid": os.getpid()}))
     tmp.replace(info_file)
     try:
         stop.wait()

@@ -10,12 +10,12 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cloudrun import paths
 from cloudrun.errors import InvalidInput
-from cloudrun.sandbox import aws
-from cloudrun.sandbox.guard import require_loopback
+from cloudrun.sandbox import clouds
 
 SERVER_FILE = "server.json"
 
@@ -50,13 +50,11 @@ def enter() -> Path:
     info = server_info(home)
     if not info or not _reachable(info["aws"]):
         raise InvalidInput("no sandbox is running", hint="start one with `cloudrun sandbox start`")
-    use(home, info["aws"])
+    use(home, info)
     return home
 
 
-def use(home: Path, aws_url: str) -> None:
-    """Point CLOUDRUN_HOME at `home` and the AWS SDK at `aws_url` (loopback only)."""
-    require_loopback(aws_url)
-    aws.activate(aws_url)
+def use(home: Path, info: dict[str, Any]) -> None:
+    """Point CLOUDRUN_HOME at `home` and every cloud SDK at the sandbox's fakes in `info` (loopback only)."""
+    clouds.activate(info)
     os.environ["CLOUDRUN_HOME"] = str(home)
-    os.environ["CLOUDRUN_SANDBOX"] = "1"

@@ -1,0 +1,204 @@
+"""`cloudrun teardown`, `watch`, `metrics`: stop the meter. Thin commands over cloudrun.teardown and exporter."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from decimal import Decimal, InvalidOperation
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cloudrun import api, teardown
+from cloudrun.cli_common import (
+    DryRunOpt,
+    JsonOpt,
+    SandboxOpt,
+    YesOpt,
+    app,
+    confirm,
+    errors_to_exit,
+    out,
+    print_json,
+    split_values,
+)
+from cloudrun.errors import InvalidInput
+from cloudrun.reaper import Policy, parse_duration
+from cloudrun.state import StateStore
+
+ProviderOpt = typer.Option(None, "--provider", help="Only these providers: aws, gcp, azure (repeatable).")
+WorkersOpt = typer.Option(teardown.DEFAULT_WORKERS, "--concurrency", help="Deletions at once.", min=1)
+
+
+def _session(sandbox: bool) -> None:
+    if sandbox:
+        from cloudrun.sandbox import session
+
+        session.enter()
+
+
+def usd(value: str | None, flag: str) -> Decimal | None:
+    """Return a positive USD amount from a flag's text, or None when not given."""
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as exc:
+        raise InvalidInput(f"{flag} {value!r} is not a number of USD") from exc
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidInput(f"{flag} must be a positive number of USD, not {value}")
+    return amount
+
+
+def _log_to_stderr() -> None:
+    """One line per decision on stderr: what journald (systemd) and cron's mail collect."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("cloudrun.reaper")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def print_report(console: Console, report: teardown.TeardownReport) -> None:
+    """Print a table of what was removed, kept (and why), or failed."""
+    table = Table(title="dry run: nothing was deleted" if report.dry_run else None)
+    for column in ("result", "deployment", "where", "why"):
+        table.add_column(column)
+    verb = "would remove" if report.dry_run else "removed"
+    for label, outcomes in ((verb, report.deleted), ("kept", report.kept), ("FAILED", report.failed)):
+        for o in outcomes:
+            table.add_row(label, o.name, f"{o.provider} {o.region}", o.reason)
+    console.print(table if table.row_count else "no deployments")
+    for problem in report.problems:
+        console.print(f"[yellow]problem:[/yellow] {problem}", highlight=False)
+    for note in report.skipped:
+        console.print(f"skipped (cloudrun has nothing recorded there): {note}", highlight=False)
+    if report.interrupted:
+        console.print("[yellow]interrupted:[/yellow] the deletions under way finished; the rest were not started")
+
+
+def exit_code(report: teardown.TeardownReport) -> None:
+    """Exit 130 if interrupted, 1 if anything failed or a provider could not be checked; else return."""
+    if report.interrupted:
+        raise typer.Exit(130)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("teardown")
+@errors_to_exit
+def teardown_command(
+    idle: str = typer.Option(..., "--idle", help="Remove endpoints with no invocations for this long, e.g. 30m."),
+    provider: list[str] | None = ProviderOpt,
+    dry_run: bool = DryRunOpt,
+    yes: bool = YesOpt,
+    as_json: bool = JsonOpt,
+    workers: int = WorkersOpt,
+    sandbox: bool = SandboxOpt,
+) -> None:
+    """Remove idle endpoints: no invocations and in service for at least DURATION (orphans included)."""
+    _session(sandbox)
+    policy = Policy(idle_for=parse_duration(idle))
+    if not dry_run:
+        confirm(f"Remove every endpoint idle for {idle} or more?", yes=yes)
+    with StateStore() as state:
+        report = teardown.check(state, api.provider_loader(), policy, providers=split_values(provider),
+                                dry_run=dry_run, max_workers=workers)  # fmt: skip
+    print_json(report.to_json()) if as_json else print_report(out, report)
+    exit_code(report)
+
+
+@app.command()
+@errors_to_exit
+def watch(
+    idle: str | None = typer.Option(None, "--idle", help="Also remove endpoints idle this long, e.g. 30m."),
+    interval: str = typer.Option("5m", "--interval", help="Time between checks, e.g. 5m."),
+    once: bool = typer.Option(False, "--once", help="Check once and exit (for cron or a systemd timer)."),
+    max_spend: str | None = typer.Option(None, "--max-spend", help="Cap per deployment, USD (where none was set)."),
+    monthly_cap: str | None = typer.Option(None, "--monthly-cap", help="Cap on this month's spend, USD."),
+    provider: list[str] | None = ProviderOpt,
+    as_json: bool = typer.Option(False, "--json", help="One JSON report per check on stdout."),
+    workers: int = WorkersOpt,
+    sandbox: bool = SandboxOpt,
+) -> None:
+    """Autostop: enforce --idle, each deployment's --idle-timeout/--ttl/--max-spend, credit run-out and caps."""
+    _session(sandbox)
+    policy = Policy(
+        idle_for=parse_duration(idle) if idle else None,
+        interval=parse_duration(interval),
+        max_spend_usd=usd(max_spend, "--max-spend"),
+        monthly_cap_usd=usd(monthly_cap, "--monthly-cap"),
+    )
+    _log_to_stderr()
+    load = api.provider_loader()
+
+    def run_check() -> teardown.TeardownReport:
+        with StateStore() as state:
+            return teardown.check(state, load, policy, providers=split_values(provider), max_workers=workers)
+
+    def show(report: teardown.TeardownReport) -> None:
+        if as_json:
+            print_json(report.to_json())
+        elif not once:
+            print_report(out, report)
+
+    try:
+        report = teardown.watch(run_check, interval_s=policy.interval.total_seconds(), once=once, on_report=show)
+    except KeyboardInterrupt:  # between checks: nothing is under way
+        raise typer.Exit(130) from None
+    if once and not as_json:
+        print_report(out, report)
+    exit_code(report)
+
+
+@app.command()
+@errors_to_exit
+def metrics(
+    port: int = typer.Option(9108, "--port", help="Serve /metrics on this port."),
+    address: str = typer.Option("127.0.0.1", "--address", help="Listen address (0.0.0.0 for other hosts)."),
+    once: bool = typer.Option(False, "--once", help="Print the metrics once and exit."),
+    sandbox: bool = SandboxOpt,
+) -> None:
+    """Prometheus exporter: deployments up, $/h, cost so far, minutes since last invocation, credit runway."""
+    _session(sandbox)
+    try:
+        import prometheus_client  # noqa: F401 - imported by this command only
+    except ImportError as exc:
+        raise InvalidInput(
+            "`cloudrun metrics` needs prometheus-client", hint="pip install 'cloudrun-llm[metrics]'"
+        ) from exc
+    from cloudrun import exporter
+
+    collector = exporter.CloudrunCollector(StateStore, api.provider_loader())
+    if once:
+        sys.stdout.write(exporter.exposition(collector))
+        return
+    exporter.serve(collector, port, address)
+    out.print(f"serving Prometheus metrics on http://{address}:{port}/metrics (Ctrl-C stops)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def deploy_limits(idle_timeout: str | None, ttl: str | None, max_spend: str | None) -> dict[str, object]:
+    """Return `limits.set_limits` keywords from deploy's --idle-timeout/--ttl/--max-spend (validated)."""
+    return {
+        "idle_timeout": parse_duration(idle_timeout) if idle_timeout else None,
+        "ttl": parse_duration(ttl) if ttl else None,
+        "max_spend": usd(max_spend, "--max-spend"),
+    }
+
+
+def down_all(providers: list[str] | None, *, yes: bool, dry_run: bool, as_json: bool, workers: int) -> None:
+    """`cloudrun down --all`: remove every deployment (orphans too) concurrently; exit 1 if any failed."""
+    chosen = split_values(providers)
+    if not dry_run:
+        confirm(f"Remove EVERY cloudrun deployment{' on ' + ', '.join(chosen) if chosen else ''}?", yes=yes)
+    with StateStore() as state:
+        report = teardown.down_all(state, api.provider_loader(), providers=chosen, dry_run=dry_run,
+                                   max_workers=workers)  # fmt: skip
+    print_json(report.to_json()) if as_json else print_report(out, report)
+    exit_code(report)

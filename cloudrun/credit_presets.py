@@ -1,0 +1,163 @@
+"""Presets for the credit programmes users actually hold, with each rule's uncertainty visible.
+
+Every rule carries `verified` and a `note` saying where it comes from (../shared/reference/cloud-facts.md §1).
+Where cloudrun cannot see a fact (has the account been upgraded? does this credit pay for GPU endpoints?)
+the preset takes the cautious side and `--upgraded` / `--gpu-eligible` let the user say otherwise.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from cloudrun.errors import InvalidInput
+from cloudrun.ledger import LedgerGrant, new_id, validate
+from cloudrun.models import SERVICES
+
+
+@dataclass(frozen=True)
+class Rule:
+    text: str
+    verified: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    provider: str
+    title: str
+    amount_usd: Decimal | None  # None: the user gives --amount
+    max_amount_usd: Decimal | None  # "up to $200": a larger --amount is refused
+    months: int | None  # None: the user gives --expires
+    days: int | None
+    gpu_eligible: bool  # the default, before --upgraded / --gpu-eligible
+    gpu_unlock: str | None  # "upgraded", "gpu-eligible", or None (already eligible)
+    rules: tuple[Rule, ...]
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return (SERVICES[self.provider],)
+
+
+_CF = "cloud-facts.md §1"
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    Preset("gcp-free-trial", "gcp", "Google Cloud Free Trial", Decimal(300), None, None, 90, False, "upgraded", (
+        Rule("$300 Welcome credit for 90 days from sign-up", True, f"{_CF} 1.2, free-cloud-features page"),
+        Rule("no GPUs and no quota increases until the account is upgraded (--upgraded)", False,
+             "[S] quoted in several public notes; whether it also blocks Vertex AI serving is [U]"),
+        Rule("after upgrading, unused credit is kept until day 90 from sign-up, not longer", False,
+             "[S] quote of the official page"),
+    )),
+    Preset("azure-free-account", "azure", "Azure free account", Decimal(200), None, None, 30, False, "upgraded", (
+        Rule("$200 credit for the first 30 days", True, f"{_CF} 1.3, avoid-charges-free-account.md"),
+        Rule("trial subscriptions get no quota increases and GPU quota defaults to 0: no GPU until upgraded "
+             "(--upgraded)", True, "azure-subscription-service-limits.md, how-to-manage-quotas.md"),
+        Rule("after upgrading, remaining credit still ends on day 30", True, "upgrade-azure-subscription.md"),
+    )),
+    Preset("azure-students", "azure", "Azure for Students", Decimal(100), None, 12, None, False, "gpu-eligible", (
+        Rule("$100 credit usable within 12 months, no credit card", True, f"{_CF} 1.3, offer MS-AZR-0170P"),
+        Rule("whether it can get GPU (N-series) quota is unknown: not counted unless --gpu-eligible", False,
+             "[U] not found in any source"),
+    )),
+    Preset("aws-free-plan", "aws", "AWS Free plan credits", Decimal(200), Decimal(200), 6, None, False,
+           "gpu-eligible", (
+        Rule("up to $200 credit ($100 at sign-up + up to $100 for activities) for 6 months", True,
+             f"{_CF} 1.1, aws/agent-toolkit-for-aws free-tier.md"),
+        Rule("whether a Free-plan account can run SageMaker GPU endpoints is unknown: not counted unless "
+             "--gpu-eligible (upgrade to the Paid plan to be sure)", False, "[U] no list of Free-plan services"),
+    )),
+    Preset("aws-paid-plan", "aws", "AWS Paid plan credits", Decimal(200), Decimal(200), 6, None, True, None, (
+        Rule("up to $200 credit for 6 months; usage beyond it is charged", True, f"{_CF} 1.1"),
+        Rule("assumed to pay for SageMaker GPU endpoints (credits cover 'eligible services')", False,
+             "[U] the credit's eligible services show in the Billing console, Credits pane"),
+    )),
+    Preset("aws-activate", "aws", "AWS Activate", None, None, None, None, True, None, (
+        Rule("amount and expiry as on your Activate offer (--amount, --expires)", True, "your offer"),
+        Rule("general-purpose Activate credit covers SageMaker, not Marketplace", False, "[S] cloudroutehq.com"),
+    )),
+    Preset("google-for-startups", "gcp", "Google for Startups Cloud Program", None, None, None, None, True, None, (
+        Rule("amount and expiry as on your offer (--amount, --expires)", True, "your offer"),
+        Rule("assumed to pay for Vertex AI GPU serving", False, "[U] check your offer's terms"),
+    )),
+    Preset("microsoft-for-startups", "azure", "Microsoft for Startups (Founders Hub)", None, None, None, None,
+           True, None, (
+        Rule("amount and expiry as on your offer (--amount, --expires)", True, "your offer"),
+        Rule("assumed to pay for Azure ML GPU endpoints; GPU quota still needs a request", False,
+             "[U] check your offer's terms"),
+    )),
+)}  # fmt: skip
+
+
+def get(name: str) -> Preset:
+    """Return the preset of that name, or raise InvalidInput listing them."""
+    if name not in PRESETS:
+        raise InvalidInput(f"no credit preset {name!r}", hint=f"choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Return the same day `months` later (the month's last day when it is shorter)."""
+    month0 = moment.month - 1 + months
+    year, month = moment.year + month0 // 12, month0 % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
+
+
+def build(
+    preset: Preset,
+    *,
+    now: datetime,
+    starts_at: datetime | None = None,
+    amount_usd: Decimal | None = None,
+    expires_at: datetime | None = None,
+    upgraded: bool = False,
+    gpu_eligible: bool = False,
+    name: str | None = None,
+    account: str = "default",
+    currency: str = "USD",
+) -> LedgerGrant:
+    """Return the ledger grant a preset makes from what the user said; raise InvalidInput on what contradicts it."""
+    notes = [f"{'verified' if r.verified else 'UNVERIFIED'}: {r.text} ({r.note})" for r in preset.rules]
+    if starts_at is None:
+        starts_at = now
+        notes.append("start assumed to be today: pass --starts with your sign-up date")
+    amount = _amount(preset, amount_usd)
+    return validate(LedgerGrant(
+        id=new_id(), provider=preset.provider, account=account, name=name or preset.name, amount_usd=amount,
+        currency=currency, starts_at=starts_at, expires_at=expires_at or _expiry(preset, starts_at),
+        services=preset.services, gpu_eligible=_gpu(preset, upgraded, gpu_eligible), source="preset",
+        preset=preset.name, notes="; ".join(notes), created_at=now,
+    ))  # fmt: skip
+
+
+def _amount(preset: Preset, amount: Decimal | None) -> Decimal:
+    if amount is None:
+        if preset.amount_usd is None:
+            raise InvalidInput(f"preset {preset.name} needs --amount: the amount on your offer")
+        return preset.amount_usd
+    if preset.max_amount_usd is not None and amount > preset.max_amount_usd:
+        raise InvalidInput(f"preset {preset.name} grants at most ${preset.max_amount_usd}, not ${amount}")
+    return amount
+
+
+def _expiry(preset: Preset, starts_at: datetime) -> datetime:
+    if preset.days is not None:
+        return starts_at + timedelta(days=preset.days)
+    if preset.months is not None:
+        return add_months(starts_at, preset.months)
+    raise InvalidInput(f"preset {preset.name} needs --expires: the expiry date on your offer")
+
+
+def _gpu(preset: Preset, upgraded: bool, gpu_eligible: bool) -> bool:
+    """Return whether the credit may pay for GPU endpoints, by the preset's rule and the user's word."""
+    if preset.gpu_unlock == "upgraded":
+        if gpu_eligible:
+            raise InvalidInput(f"{preset.title} credit pays for GPUs only once the account is upgraded",
+                               hint="pass --upgraded if you have upgraded it")  # fmt: skip
+        return upgraded
+    if upgraded:
+        hint = "add it with --preset aws-paid-plan" if preset.name == "aws-free-plan" else "use --gpu-eligible"
+        raise InvalidInput(f"--upgraded does not apply to {preset.title}", hint=hint)
+    return preset.gpu_eligible or gpu_eligible

@@ -1,0 +1,213 @@
+"""The credit ledger: the grants a user holds, dated balance observations, and what credit is left.
+
+Charges are never stored: they are estimated each time from cloudrun's own deployment records (price at
+launch x hours running, like `Deployment.cost_so_far`), allocated to grants by the planner's own rule
+(`cloudrun.burn`). So running `credits sync` twice cannot count a charge twice: an observation only moves
+the point from which charges are estimated. Tables: see `state.m003_credit_ledger`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from cloudrun import paths, runway
+from cloudrun.errors import Conflict, InvalidInput, NotFound
+from cloudrun.models import PROVIDERS, CreditGrant, PlanOption
+from cloudrun.runway import Balance, LedgerGrant, Observation
+from cloudrun.state import StateStore, _iso, _parse, _utc, m003_credit_ledger
+
+__all__ = ["Balance", "Ledger", "LedgerGrant", "Observation", "credit_runs_out_at", "grants_for_planning"]
+
+
+def validate(grant: LedgerGrant) -> LedgerGrant:
+    """Return the grant if its amount, currency, dates and services make sense; raise InvalidInput otherwise."""
+    where = f"credit {grant.name!r}"
+    if grant.currency.upper() != "USD":
+        raise InvalidInput(
+            f"{where}: currency {grant.currency} is not supported yet; cloudrun keeps credit in USD only",
+            hint="convert the amount to USD at your billing rate and pass --currency USD",
+        )
+    if not grant.amount_usd.is_finite() or grant.amount_usd < 0:
+        raise InvalidInput(f"{where}: amount {grant.amount_usd} must be a number >= 0")
+    if grant.provider not in PROVIDERS:
+        raise InvalidInput(f"{where}: provider {grant.provider!r} is not one of {', '.join(PROVIDERS)}")
+    if grant.expires_at <= grant.starts_at:
+        raise InvalidInput(
+            f"{where}: expires {grant.expires_at:%Y-%m-%d} must be after it starts ({grant.starts_at:%Y-%m-%d})"
+        )
+    if not grant.services or not all(grant.services):
+        raise InvalidInput(f"{where}: name the services it pays for, e.g. --services sagemaker")
+    return grant
+
+
+def to_amount(value: object, what: str = "--amount") -> Decimal:
+    """Return a USD amount as a Decimal, or raise InvalidInput."""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidInput(f"{what} {value!r} is not a number") from None
+    if not amount.is_finite() or amount < 0:
+        raise InvalidInput(f"{what} {value} must be a number >= 0: credit is never negative")
+    return amount
+
+
+class Ledger:
+    """The grants and observations in a state store, and the balances they add up to."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        with store.transaction() as conn:  # a file migrated while m003's slot was empty lacks its tables
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'credit_grants'").fetchone():
+                m003_credit_ledger(conn)
+
+    # --- grants -------------------------------------------------------------------------------------
+
+    def add(self, grant: LedgerGrant) -> LedgerGrant:
+        """Return the grant after saving it; raise Conflict if its name is taken."""
+        validate(grant)
+        with self.store.transaction() as conn:
+            if conn.execute("SELECT 1 FROM credit_grants WHERE name = ?", (grant.name,)).fetchone():
+                raise Conflict(f"a credit named {grant.name!r} is already in the ledger", hint="pass another --name")
+            conn.execute(
+                "INSERT INTO credit_grants VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (grant.id, grant.provider, grant.account, grant.name, str(grant.amount_usd), grant.currency.upper(),
+                 _iso(grant.starts_at), _iso(grant.expires_at), json.dumps(list(grant.services)),
+                 int(grant.gpu_eligible), grant.source, grant.preset, grant.notes, _iso(grant.created_at)),
+            )  # fmt: skip
+        return grant
+
+    def grants(self) -> list[LedgerGrant]:
+        """Return every grant, soonest-expiring first."""
+        with self.store.transaction() as conn:
+            rows = conn.execute("SELECT * FROM credit_grants ORDER BY expires_at, name").fetchall()
+        return [_to_grant(dict(row)) for row in rows]
+
+    def find(self, name_or_id: str) -> LedgerGrant:
+        """Return the grant with that name or id; raise NotFound."""
+        for grant in self.grants():
+            if name_or_id in (grant.name, grant.id):
+                return grant
+        raise NotFound(f"no credit named {name_or_id!r} in the ledger", hint="`cloudrun credits` lists them")
+
+    def remove(self, name_or_id: str) -> LedgerGrant:
+        """Return the removed grant; its observations go with it."""
+        grant = self.find(name_or_id)
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM credit_grants WHERE id = ?", (grant.id,))
+        return grant
+
+    # --- observations -------------------------------------------------------------------------------
+
+    def observe(self, observation: Observation) -> Observation:
+        """Return the observation after saving it."""
+        o = observation
+        amount = str(o.remaining_usd) if o.remaining_usd is not None else None
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO credit_observations (grant_id, observed_at, remaining_usd, expires_at, source,"
+                " stale_reason) VALUES (?, ?, ?, ?, ?, ?)",
+                (o.grant_id, _iso(o.observed_at), amount, _iso(o.expires_at), o.source, o.stale_reason),
+            )
+        return observation
+
+    def observations(self, grant_id: str | None = None) -> list[Observation]:
+        """Return the observations, oldest first, of one grant or all."""
+        where, args = ("WHERE grant_id = ?", (grant_id,)) if grant_id else ("", ())
+        with self.store.transaction() as conn:
+            rows = conn.execute(f"SELECT * FROM credit_observations {where} ORDER BY observed_at, id", args).fetchall()
+        return [_to_observation(dict(row)) for row in rows]
+
+    # --- balances -----------------------------------------------------------------------------------
+
+    def balances(self, now: datetime) -> list[Balance]:
+        """Return every grant's balance, burn and runway at `now`."""
+        return runway.balances(self.grants(), self.observations(), self.store.list(include_deleted=True), _utc(now))
+
+    def grants_for_planning(self, now: datetime) -> list[CreditGrant]:
+        """Return the grants for `scheduler.rank`: what is left after running deployments burn until expiry."""
+        return [
+            runway.credit(b.grant, b.available_usd, b.expires_at, name=b.grant.name)
+            for b in self.balances(now)
+            if b.available_usd > 0
+        ]
+
+    # --- free-only deployments ----------------------------------------------------------------------
+
+    def record_credit_runs_out(self, name: str, now: datetime) -> datetime | None:
+        """Return and store when credit stops paying for deployment `name` (None: it never paid, or always will).
+
+        Computed with every running deployment burning the ledger together, so call it once `name` is recorded.
+        """
+        now = _utc(now)
+        grants, observations = self.grants(), self.observations()
+        deployments = self.store.list(include_deleted=True)
+        future = runway.future(grants, runway.remaining_now(grants, observations, deployments, now), deployments, now)
+        runs_out = future.uncovered_from.get(name)
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO credit_runs_out (name, credit_runs_out_at, recorded_at) VALUES (?, ?, ?)",
+                (name, _iso(runs_out), _iso(now)),
+            )
+        return runs_out
+
+    def credit_runs_out_at(self, name: str) -> datetime | None:
+        """Return the stored moment credit stops paying for deployment `name`, or None when none is stored."""
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT credit_runs_out_at FROM credit_runs_out WHERE name = ?", (name,)).fetchone()
+        return _parse(row[0]) if row else None
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def grants_for_planning(now: datetime, store: StateStore | None = None) -> list[CreditGrant]:
+    """Return the ledger's grants for the planner; none when cloudrun has no state file yet (it is not created)."""
+    if store is not None:
+        return Ledger(store).grants_for_planning(now)
+    if not paths.state_path().exists():
+        return []
+    with StateStore() as own:
+        return Ledger(own).grants_for_planning(now)
+
+
+def credit_runs_out_at(name: str, store: StateStore | None = None) -> datetime | None:
+    """Return when credit stops paying for deployment `name`, as recorded by `deploy --free-only`, or None."""
+    if store is not None:
+        return Ledger(store).credit_runs_out_at(name)
+    with StateStore() as own:
+        return Ledger(own).credit_runs_out_at(name)
+
+
+def free_placements(options: Sequence[PlanOption]) -> list[PlanOption]:
+    """Return the placements credit pays for in full over the asked hours; raise InvalidInput when none is."""
+    free = [o for o in options if o.out_of_pocket_usd.quantize(Decimal("0.000001")) <= 0]
+    if not free:
+        cheapest = min((o.out_of_pocket_usd for o in options), default=Decimal(0))
+        raise InvalidInput(
+            f"--free-only: every placement costs you money for these hours (the cheapest ${cheapest:,.2f})",
+            hint="ask for fewer --hours, add credit with `cloudrun credits add`, or drop --free-only",
+        )
+    return free
+
+
+def _to_grant(row: dict) -> LedgerGrant:
+    row["services"] = tuple(json.loads(row["services"]))
+    row["amount_usd"] = Decimal(row["amount_usd"])
+    row["gpu_eligible"] = bool(row["gpu_eligible"])
+    for key in ("starts_at", "expires_at", "created_at"):
+        row[key] = _parse(row[key])
+    return LedgerGrant(**row)
+
+
+def _to_observation(row: dict) -> Observation:
+    amount = row["remaining_usd"]
+    return Observation(
+        grant_id=row["grant_id"], observed_at=_parse(row["observed_at"]),
+        remaining_usd=Decimal(amount) if amount is not None else None, source=row["source"],
+        expires_at=_parse(row["expires_at"]), stale_reason=row["stale_reason"],
+    )  # fmt: skip

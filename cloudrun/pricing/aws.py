@@ -1,0 +1,128 @@
+"""SageMaker real-time hosting prices from the AWS Price List API (boto3 `pricing.get_products`).
+
+Service prices, not EC2's: ServiceCode AmazonSageMaker, productFamily "ML Instance", component "Hosting"
+(usagetype like "USE1-Host:ml.g5.xlarge"). The API has endpoints in us-east-1 and ap-south-1 only; the
+region of the price is the product's `regionCode` attribute. Each PriceList entry is a JSON string
+holding `product.attributes` and `terms.OnDemand.<term>.priceDimensions.<dim>.pricePerUnit.USD`.
+Needs AWS credentials allowed `pricing:GetProducts`.
+
+Retries: ours (`cloudrun.retry.call`); clients come from providers.aws's factory with the SDK's off.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from cloudrun import retry
+from cloudrun.pricing import shapes, validate
+from cloudrun.pricing.validate import FetchResult, PriceRow
+
+PRICING_REGION = "us-east-1"
+SERVICE_CODE = "AmazonSageMaker"
+API_LABEL = "aws price list AmazonSageMaker"
+_HOSTING_FILTERS = (
+    {"Type": "TERM_MATCH", "Field": "productFamily", "Value": "ML Instance"},
+    {"Type": "TERM_MATCH", "Field": "component", "Value": "Hosting"},
+)
+
+_GPU_FAMILIES = ("ml.g", "ml.p")  # when the product states no `gpu` attribute
+
+ClientFactory = Callable[[str, str], Any]
+
+
+def fetch(
+    regions: Sequence[str] | None = None,
+    *,
+    client_factory: ClientFactory | None = None,
+    today: date | None = None,
+) -> FetchResult:
+    """Return the SageMaker hosting offers of the given regions (all when None), validated, and the rejects."""
+    from cloudrun.providers.aws import _translate, default_client_factory
+
+    make_client = client_factory or default_client_factory()
+    client = make_client("pricing", PRICING_REGION)
+    as_of = (today or date.today()).isoformat()
+    known = shapes.for_provider("aws")
+    rows: list[PriceRow] = []
+    skipped = 0
+    for region in regions or [None]:
+        for product in _products(client, region, _translate):
+            row = _to_row(product, as_of)
+            if row is None or (row.instance_type not in known and not _looks_like_gpu(row)):
+                skipped += 1  # a CPU instance (ml.m5.large ...) or not an hourly instance price
+                continue
+            rows.append(row)
+    result = validate.check(rows, known)
+    result.skipped = skipped
+    return result
+
+
+def _products(client: Any, region: str | None, translate: Callable[[Exception], Exception]) -> Iterator[dict]:
+    """Yield every hosting product (parsed JSON) of one region, following NextToken."""
+    filters = list(_HOSTING_FILTERS)
+    if region:
+        filters.append({"Type": "TERM_MATCH", "Field": "regionCode", "Value": region})
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"ServiceCode": SERVICE_CODE, "Filters": filters, "FormatVersion": "aws_v1"}
+        if token:
+            kwargs["NextToken"] = token
+        page = retry.call(_get_products, client, kwargs, translate)
+        for entry in page.get("PriceList", []):
+            yield json.loads(entry, parse_float=Decimal) if isinstance(entry, str) else entry
+        token = page.get("NextToken")
+        if not token:
+            return
+
+
+def _get_products(client: Any, kwargs: dict[str, Any], translate: Callable[[Exception], Exception]) -> dict:
+    try:
+        return client.get_products(**kwargs)
+    except Exception as exc:  # botocore raises many classes; translate() sorts them into ours
+        raise translate(exc) from exc
+
+
+def _to_row(product: dict, as_of: str) -> PriceRow | None:
+    """Return the row a Price List product stands for, or None when it is not an hourly instance price."""
+    attributes = product.get("product", {}).get("attributes", {})
+    usage_type = attributes.get("usagetype", "")
+    instance = attributes.get("instanceName") or usage_type.partition("Host:")[2]
+    if not instance.startswith("ml.") or "Host:" not in usage_type:
+        return None
+    sku = product.get("product", {}).get("sku", "?")
+    return PriceRow(
+        provider="aws",
+        region=attributes.get("regionCode", ""),
+        instance_type=instance,
+        price_per_hour_usd=_hourly_usd(product),
+        source=f"{API_LABEL} {attributes.get('regionCode', '')} sku {sku} ({usage_type})",
+        as_of=as_of,
+        reported_gpu_count=_count(attributes.get("gpu")),
+    )
+
+
+def _hourly_usd(product: dict) -> Decimal | None:
+    """Return the one on-demand USD price per hour, or None when there is not exactly one."""
+    prices = [
+        Decimal(str(dimension.get("pricePerUnit", {}).get("USD")))
+        for term in product.get("terms", {}).get("OnDemand", {}).values()
+        for dimension in term.get("priceDimensions", {}).values()
+        if dimension.get("unit", "").lower() in {"hrs", "hours"} and "USD" in dimension.get("pricePerUnit", {})
+    ]
+    return prices[0] if len(prices) == 1 else None
+
+
+def _looks_like_gpu(row: PriceRow) -> bool:
+    """Return whether an instance type not in the shape table has GPUs, so that it is reported, not skipped."""
+    if row.reported_gpu_count is not None:
+        return row.reported_gpu_count > 0
+    return row.instance_type.startswith(_GPU_FAMILIES)
+
+
+def _count(value: Any) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() else None

@@ -1,0 +1,65 @@
+"""Start and stop all of the sandbox's emulated clouds together, and point a process at them.
+
+AWS: moto's server; Google: the Vertex AI REST fake; Azure: the ARM fake over https. Every endpoint is on
+127.0.0.1 and every credential is fake, so nothing here can act on a real account.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from cloudrun.sandbox import aws
+from cloudrun.sandbox.guard import require_loopback
+
+EMULATED = ("aws", "gcp", "azure")
+
+
+@dataclass
+class Clouds:
+    """The running fakes; `info` is what `cloudrun sandbox start` records for later `--sandbox` commands."""
+
+    info: dict[str, Any]
+    handles: list[Any] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for handle in reversed(self.handles):
+            handle.stop()
+
+
+def start(startup_s: float = 0.0) -> Clouds:
+    """Start every emulated cloud on loopback; new endpoints take `startup_s` seconds to come up."""
+    from cloudrun.sandbox import azure_fake, vertex_fake
+
+    clouds = Clouds(info={})
+    try:
+        amazon = aws.start(startup_s=startup_s)
+        clouds.handles.append(amazon)
+        google = vertex_fake.start(deploy_delay_s=startup_s)
+        clouds.handles.append(google)
+        azure = azure_fake.start(provision_delay_s=startup_s)
+        clouds.handles.append(azure)
+    except BaseException:
+        clouds.stop()
+        raise
+    clouds.info = {"aws": amazon.url, "gcp": google.url, "azure": azure.url, "azure_ca": azure.ca_file}
+    return clouds
+
+
+def activate(info: dict[str, Any]) -> None:
+    """Point this process's AWS, Google and Azure calls at the fakes in `info` (loopback only)."""
+    from cloudrun.sandbox import azure_fake, vertex_fake
+
+    for key in ("aws", "gcp", "azure"):
+        if key in info:
+            require_loopback(info[key])
+    aws.activate(info["aws"])
+    if "gcp" in info:
+        vertex_fake.activate(info["gcp"])
+    if "azure" in info:
+        for name in [n for n in os.environ if n.startswith(("AZURE_CLIENT", "AZURE_TENANT", "AZURE_FEDERATED"))]:
+            del os.environ[name]
+        os.environ.update(azure_fake.environment(SimpleNamespace(url=info["azure"], ca_file=info["azure_ca"])))
+    os.environ["CLOUDRUN_SANDBOX"] = "1"

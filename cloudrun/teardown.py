@@ -1,0 +1,206 @@
+"""Tearing endpoints down: one check (`teardown --idle`, `watch`), the watch loop, the panic button.
+
+A check reconciles state with every provider's tagged endpoints first (the cloud is the source of
+truth: orphans are adopted, then judged like the rest), reads invocation counts only where the idle
+rule needs them, lets `reaper.decide` choose, and deletes concurrently (`cloudrun.deletion`). Adapters refuse
+to delete anything without cloudrun's tag, and only tagged endpoints ever reach the state store.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from cloudrun import fleet, limits, reaper, reaper_store
+from cloudrun.deletion import DEFAULT_WORKERS, Loader, Outcome, TeardownReport, delete_concurrently, outcome
+from cloudrun.errors import CloudrunError, Conflict
+from cloudrun.models import Deployment
+from cloudrun.reaper import Candidate, Policy
+from cloudrun.state import StateStore
+
+log = logging.getLogger("cloudrun.reaper")
+CreditRunsOutAt = Callable[[str], "datetime | None"]
+"""deployment name -> when its credit runs out (None: not a --free-only deployment, or unknown)."""
+__all__ = ["DEFAULT_WORKERS", "Outcome", "TeardownReport", "check", "delete_concurrently", "down_all", "watch"]
+
+
+def ledger_credit_runs_out_at(state: StateStore) -> CreditRunsOutAt | None:
+    """Return `cloudrun.ledger.credit_runs_out_at` (on this store) when that module provides it, else None."""
+    try:
+        from cloudrun import ledger
+    except ImportError:  # the credit ledger is optional to this module
+        return None
+    function = getattr(ledger, "credit_runs_out_at", None)
+    if not callable(function):
+        return None
+    if "store" in inspect.signature(function).parameters:
+        return functools.partial(function, store=state)
+    return function
+
+
+def check(
+    state: StateStore,
+    load_provider: Loader,
+    policy: Policy,
+    *,
+    providers: Sequence[str] | None = None,
+    regions: dict[str, list[str]] | None = None,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    max_workers: int = DEFAULT_WORKERS,
+    credit_runs_out_at: CreditRunsOutAt | None = None,
+) -> TeardownReport:
+    """Return what one check did: reconcile, decide (idle rule + budget guard), delete what must go."""
+    now = now or datetime.now(timezone.utc)
+    report = TeardownReport(dry_run=dry_run)
+    rows = _reconciled_rows(state, load_provider, providers, regions, now, report)
+    stored = limits.all_limits(state)
+    candidates = [Candidate.of(row, stored.get(row.name), now) for row in rows if row.status in reaper.BILLABLE]
+    for row in rows:
+        if row.status not in reaper.BILLABLE:
+            report.kept.append(outcome(row, f"{row.status.value}: not billable yet, or a deletion is under way"))
+    counts = _invocations(candidates, rows, load_provider, now, policy)
+    month = reaper.month_to_date_usd(state.list(include_deleted=True), now)
+    credit = _credit(candidates, credit_runs_out_at or ledger_credit_runs_out_at(state), report)
+    decisions = reaper.decide(candidates, counts, now, policy, month_spent_usd=month, credit_runs_out=credit)
+    by_name = {row.name: row for row in rows}
+    for decision in decisions:
+        log.info("%s %s [%s]: %s", decision.action, decision.name, decision.rule, decision.reason)
+        if not dry_run:
+            reaper_store.log_decision(state, decision, now)
+        if not decision.delete:
+            report.kept.append(outcome(by_name[decision.name], decision.reason))
+    doomed = [(by_name[d.name], d.reason) for d in decisions if d.delete]
+    if dry_run:
+        report.deleted += [outcome(row, f"would delete: {reason}") for row, reason in doomed]
+    else:
+        delete_concurrently(state, load_provider, doomed, report, max_workers=max_workers)
+    return report
+
+
+def _reconciled_rows(
+    state: StateStore,
+    load_provider: Loader,
+    providers: Sequence[str] | None,
+    regions: dict[str, list[str]] | None,
+    now: datetime,
+    report: TeardownReport,
+) -> list[Deployment]:
+    """Return the live rows of the chosen providers after adopting orphans and marking vanished endpoints.
+
+    Each provider is reconciled on its own, so one that cannot be listed (or whose adapter breaks) does
+    not stop the others. Failing to list a provider cloudrun has no live record on (e.g. never set up)
+    is a note, not a problem; with live records there it is a problem (their state is unknown).
+    """
+    if regions is not None:
+        scan = regions
+    else:
+        scan, skipped = fleet.scan_regions(state, load_provider, providers)
+        report.skipped += skipped
+    if providers:
+        scan = {name: found for name, found in scan.items() if name in providers}
+    recorded = {row.provider for row in state.list()}
+    for name, provider_regions in scan.items():
+        try:
+            reconciled = _reconcile_one(state, load_provider, name, provider_regions, now)
+        except Exception as exc:  # noqa: BLE001 - an adapter's bug must not stop the others' teardown
+            reconciled = fleet.ReconcileReport(problems=[f"{name}: {type(exc).__name__}: {exc}"])
+        listing_failed = [p for p in reconciled.problems if p.startswith(f"{name}: ")]
+        if listing_failed and name not in recorded:
+            report.skipped += listing_failed
+            reconciled.problems = [p for p in reconciled.problems if p not in listing_failed]
+        report.problems += reconciled.problems
+        for adopted in reconciled.adopted:
+            log.info("adopted %s: a tagged endpoint cloudrun had no live record of", adopted)
+    return [row for row in state.list() if row.provider in scan]
+
+
+def _reconcile_one(state: StateStore, load_provider: Loader, name: str, regions: list[str],
+                   now: datetime) -> fleet.ReconcileReport:  # fmt: skip
+    try:
+        return fleet.reconcile(state, load_provider, {name: regions}, now)
+    except Conflict:  # another watch adopted the same orphan first: read the rows again, once
+        return fleet.reconcile(state, load_provider, {name: regions}, now)
+
+
+def _invocations(candidates: Sequence[Candidate], rows: Sequence[Deployment], load_provider: Loader,
+                 now: datetime, policy: Policy) -> dict[str, int | None]:  # fmt: skip
+    """Return invocation counts, asking the cloud only for endpoints old enough for the idle rule."""
+    refs = {row.name: row.ref for row in rows}
+    counts: dict[str, int | None] = {}
+    for candidate in candidates:
+        window = reaper.needs_invocations(candidate, now, policy.idle_for)
+        if window is None:
+            continue
+        ref = refs.get(candidate.name)
+        try:
+            counts[candidate.name] = load_provider(candidate.provider).invocations(ref, now - window) if ref else None
+        except CloudrunError as exc:  # the adapter could not even be loaded: unknown, so kept
+            log.warning("invocations of %s unknown: %s", candidate.name, exc)
+            counts[candidate.name] = None
+    return counts
+
+
+def _credit(candidates: Sequence[Candidate], runs_out_at: CreditRunsOutAt | None,
+            report: TeardownReport) -> dict[str, datetime | None]:  # fmt: skip
+    if runs_out_at is None:
+        return {}
+    found: dict[str, datetime | None] = {}
+    for candidate in candidates:
+        try:
+            found[candidate.name] = runs_out_at(candidate.name)
+        except CloudrunError as exc:
+            report.problems.append(f"{candidate.name}: credit runway unknown ({exc})")
+    return found
+
+
+def down_all(
+    state: StateStore,
+    load_provider: Loader,
+    *,
+    providers: Sequence[str] | None = None,
+    regions: dict[str, list[str]] | None = None,
+    dry_run: bool = False,
+    max_workers: int = DEFAULT_WORKERS,
+) -> TeardownReport:
+    """Return the report of removing every billable deployment (the panic button), orphans included."""
+    now = datetime.now(timezone.utc)
+    report = TeardownReport(dry_run=dry_run)
+    rows = _reconciled_rows(state, load_provider, providers, regions, now, report)
+    doomed = [(row, "cloudrun down --all") for row in rows if row.status in reaper.BILLABLE]
+    report.kept += [outcome(row, f"{row.status.value}: skipped") for row in rows if row.status not in reaper.BILLABLE]
+    if dry_run:
+        report.deleted += [outcome(row, "would delete: cloudrun down --all") for row, _ in doomed]
+        return report
+    return delete_concurrently(state, load_provider, doomed, report, max_workers=max_workers)
+
+
+def watch(
+    run_check: Callable[[], TeardownReport],
+    *,
+    interval_s: float,
+    once: bool = False,
+    on_report: Callable[[TeardownReport], None] = lambda report: None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> TeardownReport:
+    """Run `run_check` every `interval_s` seconds (once with `once`); return the last report.
+
+    A failed check (e.g. the state file stayed locked) is logged and the loop goes on. Ctrl-C stops it
+    (inside a check, after the deletions under way).
+    """
+    while True:
+        try:
+            report = run_check()
+        except CloudrunError as exc:
+            if once:
+                raise
+            log.error("check failed: %s; trying again in %ss", exc, interval_s)
+            report = TeardownReport(problems=[str(exc)])
+        on_report(report)
+        if once or report.interrupted:
+            return report
+        sleep(interval_s)
