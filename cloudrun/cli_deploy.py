@@ -173,7 +173,7 @@ def down(
     if as_json:
         print_json(render_deploy.deployment_json(final))
     else:
-        out.print(f"removed {final.name}: endpoint, endpoint config and model deleted; cost so far "
+        out.print(f"removed {final.name} and every resource created with it; cost so far "
                   f"${final.cost_so_far(datetime.now(timezone.utc)):,.2f}")  # fmt: skip
 
 
