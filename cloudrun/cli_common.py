@@ -62,6 +62,14 @@ def confirm(question: str, *, yes: bool) -> None:
         raise typer.Exit(1)
 
 
+def enter_sandbox(sandbox: bool) -> None:
+    """With --sandbox, point this process at the running sandbox (its fakes and its own state folder)."""
+    if sandbox:
+        from cloudrun.sandbox import session
+
+        session.enter()
+
+
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 YesOpt = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 DryRunOpt = typer.Option(False, "--dry-run", help="Show what would be done, and do nothing.")

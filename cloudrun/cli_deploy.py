@@ -15,6 +15,7 @@ from cloudrun.cli_common import (
     YesOpt,
     app,
     confirm,
+    enter_sandbox,
     err,
     errors_to_exit,
     out,
@@ -24,13 +25,6 @@ from cloudrun.deployer import DeployInterrupted
 from cloudrun.errors import InvalidInput
 from cloudrun.models import Precision
 from cloudrun.state import StateStore
-
-
-def _session(sandbox: bool) -> None:
-    if sandbox:
-        from cloudrun.sandbox import session
-
-        session.enter()
 
 
 def _loader(
@@ -78,7 +72,7 @@ def deploy(
     sandbox: bool = SandboxOpt,
 ) -> None:
     """Deploy a model as an endpoint: plan, confirm, create, wait until in service, fail over on quota/capacity."""
-    _session(sandbox)
+    enter_sandbox(sandbox)
     plan = api.prepare_deploy(
         model, cheapest=cheapest, provider=provider, region=region, instance_type=instance_type, name=name,
         precision=precision, context=context, hours=hours, catalog_file=catalog, credits_file=credits,
@@ -133,7 +127,7 @@ def status(
     sandbox: bool = SandboxOpt,
 ) -> None:
     """Deployments with their status, uptime, $/h and cost so far."""
-    _session(sandbox)
+    enter_sandbox(sandbox)
     now = datetime.now(timezone.utc)
     with StateStore() as state:
         rows, report = api.status(state, _loader(), refresh=refresh, include_deleted=show_all)
@@ -156,7 +150,7 @@ def down(
     sandbox: bool = SandboxOpt,
 ) -> None:
     """Remove one deployment (or --all): its endpoint and every resource created with it."""
-    _session(sandbox)
+    enter_sandbox(sandbox)
     if (name is None) == (not all_):
         raise InvalidInput("give a deployment NAME or --all, not both", hint="`cloudrun status` lists the names")
     if all_:
@@ -187,7 +181,7 @@ def invoke(
     sandbox: bool = SandboxOpt,
 ) -> None:
     """Send one chat message to a deployment and print the reply."""
-    _session(sandbox)
+    enter_sandbox(sandbox)
     with StateStore() as state:
         reply = api.invoke(state, _loader(), name, prompt, max_tokens)
     if as_json:
@@ -200,7 +194,7 @@ def invoke(
 @errors_to_exit
 def check(as_json: bool = JsonOpt, sandbox: bool = SandboxOpt) -> None:
     """Which providers have their SDK and usable credentials, and what to do for the others."""
-    _session(sandbox)
+    enter_sandbox(sandbox)
     results = api.check()
     if as_json:
         print_json([r.model_dump() for r in results])

@@ -19,6 +19,7 @@ from cloudrun.cli_common import (
     YesOpt,
     app,
     confirm,
+    enter_sandbox,
     errors_to_exit,
     out,
     print_json,
@@ -30,13 +31,6 @@ from cloudrun.state import StateStore
 
 ProviderOpt = typer.Option(None, "--provider", help="Only these providers: aws, gcp, azure (repeatable).")
 WorkersOpt = typer.Option(teardown.DEFAULT_WORKERS, "--concurrency", help="Deletions at once.", min=1)
-
-
-def _session(sandbox: bool) -> None:
-    if sandbox:
-        from cloudrun.sandbox import session
-
-        session.enter()
 
 
 def usd(value: str | None, flag: str) -> Decimal | None:
@@ -99,7 +93,7 @@ def teardown_command(
     sandbox: bool = SandboxOpt,
 ) -> None:
     """Remove idle endpoints: no invocations and in service for at least DURATION (orphans included)."""
-    _session(sandbox)
+    enter_sandbox(sandbox)
     policy = Policy(idle_for=parse_duration(idle))
     if not dry_run:
         confirm(f"Remove every endpoint idle for {idle} or more?", yes=yes)
@@ -124,7 +118,7 @@ def watch(
     sandbox: bool = SandboxOpt,
 ) -> None:
     """Autostop: enforce --idle, each deployment's --idle-timeout/--ttl/--max-spend, credit run-out and caps."""
-    _session(sandbox)
+    enter_sandbox(sandbox)
     policy = Policy(
         idle_for=parse_duration(idle) if idle else None,
         interval=parse_duration(interval),
@@ -162,7 +156,7 @@ def metrics(
     sandbox: bool = SandboxOpt,
 ) -> None:
     """Prometheus exporter: deployments up, $/h, cost so far, minutes since last invocation, credit runway."""
-    _session(sandbox)
+    enter_sandbox(sandbox)
     try:
         import prometheus_client  # noqa: F401 - imported by this command only
     except ImportError as exc:

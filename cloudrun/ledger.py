@@ -16,9 +16,13 @@ from decimal import Decimal, InvalidOperation
 
 from cloudrun import paths, runway
 from cloudrun.errors import Conflict, InvalidInput, NotFound
+from cloudrun.migrations import m003_credit_ledger
 from cloudrun.models import PROVIDERS, CreditGrant, PlanOption
 from cloudrun.runway import Balance, LedgerGrant, Observation
-from cloudrun.state import StateStore, _iso, _parse, _utc, m003_credit_ledger
+from cloudrun.state import StateStore
+from cloudrun.timeutil import iso as _iso
+from cloudrun.timeutil import parse as _parse
+from cloudrun.timeutil import utc as _utc
 
 __all__ = ["Balance", "Ledger", "LedgerGrant", "Observation", "credit_runs_out_at", "grants_for_planning"]
 

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import os
-import random
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cloudrun import paths
-from cloudrun.errors import CloudrunError, Conflict, InvalidInput, NotFound
+from cloudrun import paths, state_file, timeutil
+from cloudrun.errors import Conflict, InvalidInput, NotFound
+from cloudrun.migrations import MIGRATIONS
 from cloudrun.models import (
     DEPLOYMENT_TAG,
     MANAGED_TAG,
@@ -32,6 +30,7 @@ from cloudrun.models import (
     EndpointRef,
     EndpointState,
 )
+from cloudrun.state_file import StateError as StateError  # re-exported: callers catch it from here
 
 BUSY_TIMEOUT_SECONDS = 10.0
 GONE = (DeploymentStatus.deleted, DeploymentStatus.vanished)
@@ -46,91 +45,19 @@ _ADOPTED_STATUS = {
 }
 
 
-class StateError(CloudrunError):
-    """The state file cannot be used as it is (newer schema, not a database, busy); it was left untouched."""
-
-    exit_code = 1
-
-
-# --- Migrations: append only. Never edit one that has shipped: add the next m00N instead. ---------------
-
-
-def m001_deployments(conn: sqlite3.Connection) -> None:
-    """Create the deployments table: one row per name (the name of a removed deployment may be reused)."""
-    conn.execute(
-        """CREATE TABLE deployments (
-            name TEXT PRIMARY KEY NOT NULL, model_id TEXT NOT NULL, provider TEXT NOT NULL,
-            service TEXT NOT NULL, region TEXT NOT NULL, instance_type TEXT NOT NULL,
-            gpu_count INTEGER NOT NULL, instance_count INTEGER NOT NULL, tensor_parallel INTEGER NOT NULL,
-            context INTEGER NOT NULL, precision TEXT NOT NULL, spot INTEGER NOT NULL CHECK (spot IN (0, 1)),
-            price_per_hour_usd TEXT NOT NULL, price_source TEXT NOT NULL, status TEXT NOT NULL, ref_json TEXT,
-            created_at TEXT NOT NULL, ready_at TEXT, deleted_at TEXT, failure_reason TEXT,
-            adopted INTEGER NOT NULL CHECK (adopted IN (0, 1)), updated_at TEXT NOT NULL)"""
-    )
-
-
-def m002_events(conn: sqlite3.Connection) -> None:
-    """Create the append-only event log; no foreign key, so history outlives a forgotten or reused name."""
-    conn.execute(
-        """CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, at TEXT NOT NULL,
-            kind TEXT NOT NULL, detail TEXT NOT NULL)"""
-    )
-    conn.execute("CREATE INDEX events_by_name ON events (name, id)")
-
-
-def m003_credit_ledger(conn: sqlite3.Connection) -> None:
-    """Create the credit ledger: grants, dated balance observations, per-deployment credit run-out; see ledger.py."""
-    # IF NOT EXISTS: a file that ran m004 while this slot was still empty may run it later, out of order.
-    conn.execute(
-        """CREATE TABLE IF NOT EXISTS credit_grants (id TEXT PRIMARY KEY NOT NULL, provider TEXT NOT NULL,
-            account TEXT NOT NULL, name TEXT NOT NULL UNIQUE, amount_usd TEXT NOT NULL,
-            currency TEXT NOT NULL CHECK (currency = 'USD'), starts_at TEXT NOT NULL, expires_at TEXT NOT NULL,
-            services TEXT NOT NULL, gpu_eligible INTEGER NOT NULL CHECK (gpu_eligible IN (0, 1)),
-            source TEXT NOT NULL CHECK (source IN ('manual', 'preset', 'live')), preset TEXT,
-            notes TEXT NOT NULL, created_at TEXT NOT NULL)"""
-    )
-    conn.execute(
-        """CREATE TABLE IF NOT EXISTS credit_observations (id INTEGER PRIMARY KEY AUTOINCREMENT,
-            grant_id TEXT NOT NULL REFERENCES credit_grants (id) ON DELETE CASCADE, observed_at TEXT NOT NULL,
-            remaining_usd TEXT, expires_at TEXT, source TEXT NOT NULL, stale_reason TEXT)"""
-    )
-    conn.execute("CREATE INDEX IF NOT EXISTS credit_observations_by_grant ON credit_observations (grant_id, id)")
-    conn.execute(
-        """CREATE TABLE IF NOT EXISTS credit_runs_out (name TEXT PRIMARY KEY NOT NULL, credit_runs_out_at TEXT,
-            recorded_at TEXT NOT NULL)"""
-    )
-
-
-def m004_deployment_limits(conn: sqlite3.Connection) -> None:
-    """Create the per-deployment auto-teardown limits (deploy --idle-timeout/--ttl/--max-spend); see limits.py."""
-    # IF NOT EXISTS: its own table, so running it again (after m003 lands before it) is harmless.
-    conn.execute(
-        """CREATE TABLE IF NOT EXISTS deployment_limits (name TEXT PRIMARY KEY NOT NULL,
-            idle_timeout_s INTEGER, ttl_s INTEGER, max_spend_usd TEXT, updated_at TEXT NOT NULL)"""
-    )
-
-
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    m001_deployments,
-    m002_events,
-    m003_credit_ledger,
-    m004_deployment_limits,
-)
-
-
 class StateStore:
     """cloudrun's deployments and their event log, kept in one SQLite file (default: paths.state_path())."""
 
     def __init__(self, path: Path | None = None, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.path = Path(path) if path is not None else paths.state_path()
-        self._conn = _open(self.path, timeout)
+        self._conn = state_file.open_file(self.path, timeout)
         try:
-            with _waiting_for_lock(self.path):
-                version = _check_usable(self._conn, self.path)
-                _use_wal(self._conn, timeout)
+            with state_file.waiting_for_lock(self.path):
+                version = state_file.check_usable(self._conn, self.path, len(MIGRATIONS))
+                state_file.use_wal(self._conn, timeout)
                 if version < len(MIGRATIONS):
                     self._migrate()
-            _make_private(self.path)
+            state_file.make_private(self.path)
         except BaseException:
             self._conn.close()
             raise
@@ -151,7 +78,7 @@ class StateStore:
         self, spec: DeploySpec, *, price_per_hour_usd: Decimal, price_source: str, now: datetime | None = None
     ) -> Deployment:
         """Return the new `intent` row, written before any cloud call; raise Conflict if the name is live."""
-        at = _utc(now)
+        at = timeutil.utc(now)
         deployment = Deployment(
             **spec.model_dump(),
             price_per_hour_usd=price_per_hour_usd,
@@ -195,7 +122,7 @@ class StateStore:
 
     def forget_intent(self, name: str, now: datetime | None = None, *, reason: str = "") -> None:
         """Delete a row still in `intent` (nothing was created in the cloud); its events are kept."""
-        at = _utc(now)
+        at = timeutil.utc(now)
         with self._write() as conn:
             current = _require(conn, name)
             if current.status is not DeploymentStatus.intent:
@@ -221,7 +148,7 @@ class StateStore:
         An `intent` row of that name (a deploy interrupted after its create call) is completed in place,
         keeping its model and price; otherwise a new row is written. Either way adopted=True.
         """
-        at = _utc(now)
+        at = timeutil.utc(now)
         _check_marked(endpoint)
         name = endpoint.ref.name
         with self._write() as conn:
@@ -256,7 +183,7 @@ class StateStore:
         """Return the event log, oldest first, of one name or all: dicts of id, name, at, kind, detail."""
         where, args = ("WHERE name = ?", (name,)) if name is not None else ("", ())
         rows = self._conn.execute(f"SELECT id, name, at, kind, detail FROM events {where} ORDER BY id", args)
-        return [{**dict(row), "at": _parse(row["at"])} for row in rows]
+        return [{**dict(row), "at": timeutil.parse(row["at"])} for row in rows]
 
     def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """Return one BEGIN IMMEDIATE transaction on the store's connection, for modules with their own tables."""
@@ -267,7 +194,7 @@ class StateStore:
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """Yield the connection inside one BEGIN IMMEDIATE transaction: committed on success, else rolled back."""
-        with _waiting_for_lock(self.path):
+        with state_file.waiting_for_lock(self.path):
             self._conn.execute("BEGIN IMMEDIATE")  # take the write lock now, waiting up to the busy timeout
             try:
                 yield self._conn
@@ -289,7 +216,7 @@ class StateStore:
         self, name: str, status: DeploymentStatus, now: datetime | None, reason: str, stamp: str = "", **changes: Any
     ) -> Deployment:
         """Return the row after setting its status, `changes` and the `stamp` time field; the change is logged."""
-        at = _utc(now)
+        at = timeutil.utc(now)
         with self._write() as conn:
             current = _require(conn, name)
             deployment = _changed(current, status=status, **changes, **({stamp: at} if stamp else {}))
@@ -297,91 +224,6 @@ class StateStore:
             detail = f"{current.status.value} -> {status.value}" + (f": {reason}" if reason else "")
             _log(conn, name, at, status.value, detail)
         return deployment
-
-
-# --- opening the file -------------------------------------------------------------------------------------
-
-
-def _open(path: Path, timeout: float) -> sqlite3.Connection:
-    """Return a connection to the file, which is first created with mode 0600 if it does not exist."""
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-    except (OSError, sqlite3.Error) as exc:
-        raise StateError(
-            f"state file {path} cannot be opened ({exc}); it was left untouched: check its permissions,"
-            " or move it aside to start fresh"
-        ) from exc
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
-def _check_usable(conn: sqlite3.Connection, path: Path) -> int:
-    """Return the file's schema version, found by reading only; raise StateError if cloudrun cannot use it."""
-    try:
-        # one statement, so one snapshot: a racing process may be migrating the file right now
-        version, has_tables = conn.execute(
-            "SELECT (SELECT user_version FROM pragma_user_version), EXISTS (SELECT 1 FROM sqlite_master)"
-        ).fetchone()
-    except sqlite3.DatabaseError as exc:
-        if "locked" in str(exc):
-            raise
-        raise StateError(
-            f"state file {path} is not a cloudrun state database ({exc}); it was left untouched:"
-            " move it aside to start fresh"
-        ) from exc
-    if version == 0 and has_tables:
-        raise StateError(
-            f"state file {path} is the SQLite database of another program; it was left untouched:"
-            " move it aside to start fresh"
-        )
-    if version > len(MIGRATIONS):
-        raise StateError(
-            f"state file {path} was written by a newer cloudrun (schema {version}, this version knows"
-            f" {len(MIGRATIONS)}): upgrade cloudrun or set CLOUDRUN_HOME to another folder"
-        )
-    return version
-
-
-def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
-    """Switch the file to write-ahead logging, so that readers never wait for the writer; a no-op once it is.
-
-    Two processes switching a new file at once would deadlock, so SQLite fails one at once instead of
-    waiting out the busy timeout: retry it, with jitter, until the timeout.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-        time.sleep(random.uniform(0.005, 0.05))
-
-
-def _make_private(path: Path) -> None:
-    """Set mode 0600 on the database and on its -wal and -shm files where they exist."""
-    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        with contextlib.suppress(FileNotFoundError):  # another process may just have removed its -wal
-            file.chmod(0o600)
-
-
-@contextlib.contextmanager
-def _waiting_for_lock(path: Path) -> Iterator[None]:
-    """Yield; turn SQLite's "database is locked" (the busy timeout ran out) into a StateError."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        if "locked" not in str(exc):
-            raise
-        raise StateError(
-            f"state file {path} stayed locked by another cloudrun process: try again when it is done"
-        ) from exc
 
 
 # --- rows <-> models ----------------------------------------------------------------------------------------
@@ -426,8 +268,8 @@ def _save(conn: sqlite3.Connection, deployment: Deployment, updated_at: datetime
         spot=int(deployment.spot),
         adopted=int(deployment.adopted),
         ref_json=deployment.ref.model_dump_json() if deployment.ref else None,
-        **{field: _iso(row[field]) for field in ("created_at", "ready_at", "deleted_at")},
-        updated_at=_iso(updated_at),
+        **{field: timeutil.iso(row[field]) for field in ("created_at", "ready_at", "deleted_at")},
+        updated_at=timeutil.iso(updated_at),
     )
     columns, values = ", ".join(row), ", ".join(f":{column}" for column in row)
     conn.execute(f"INSERT OR REPLACE INTO deployments ({columns}) VALUES ({values})", row)
@@ -443,14 +285,16 @@ def _to_deployment(row: sqlite3.Row) -> Deployment:
         adopted=bool(values["adopted"]),
         price_per_hour_usd=Decimal(values["price_per_hour_usd"]),
         ref=EndpointRef.model_validate_json(ref_json) if ref_json else None,
-        **{field: _parse(values[field]) for field in ("created_at", "ready_at", "deleted_at")},
+        **{field: timeutil.parse(values[field]) for field in ("created_at", "ready_at", "deleted_at")},
     )
     return Deployment(**values)
 
 
 def _log(conn: sqlite3.Connection, name: str, at: datetime, kind: str, detail: str) -> None:
     """Append one event to the log."""
-    conn.execute("INSERT INTO events (name, at, kind, detail) VALUES (?, ?, ?, ?)", (name, _iso(at), kind, detail))
+    conn.execute(
+        "INSERT INTO events (name, at, kind, detail) VALUES (?, ?, ?, ?)", (name, timeutil.iso(at), kind, detail)
+    )
 
 
 # --- adopting what the cloud has ------------------------------------------------------------------------------
@@ -473,7 +317,7 @@ def _from_cloud(endpoint: Endpoint, at: datetime, *, default_created_at: datetim
         "ref": endpoint.ref,
         "status": status,
         "adopted": True,
-        "created_at": _utc(endpoint.created_at or default_created_at),
+        "created_at": timeutil.utc(endpoint.created_at or default_created_at),
         "failure_reason": endpoint.failure_reason,
         "deleted_at": at if status is DeploymentStatus.vanished else None,
     }
@@ -497,25 +341,3 @@ def _orphan(
         price_source=price_source,
         **_from_cloud(endpoint, at, default_created_at=at),
     )
-
-
-# --- time ---------------------------------------------------------------------------------------------------
-
-
-def _utc(moment: datetime | None) -> datetime:
-    """Return `moment` (default: now) as an aware UTC datetime; a naive datetime is refused."""
-    if moment is None:
-        return datetime.now(timezone.utc)
-    if moment.utcoffset() is None:
-        raise ValueError(f"{moment} has no time zone: cloudrun keeps time as timezone-aware UTC")
-    return moment.astimezone(timezone.utc)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    """Return the moment as fixed-width ISO 8601 UTC text (so text order is time order), or None."""
-    return _utc(moment).isoformat(timespec="microseconds") if moment is not None else None
-
-
-def _parse(text: str | None) -> datetime | None:
-    """Return the aware UTC datetime stored as ISO 8601 text, or None."""
-    return datetime.fromisoformat(text) if text is not None else None

@@ -13,6 +13,7 @@ import pytest
 
 from cloudrun import paths
 from cloudrun.errors import Conflict, InvalidInput, NotFound
+from cloudrun.migrations import MIGRATIONS
 from cloudrun.models import (
     DEPLOYMENT_TAG,
     MANAGED_TAG,
@@ -23,7 +24,7 @@ from cloudrun.models import (
     EndpointState,
     Precision,
 )
-from cloudrun.state import MIGRATIONS, StateError, StateStore
+from cloudrun.state import StateError, StateStore
 from tests.factories import NOW
 
 
