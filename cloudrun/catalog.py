@@ -176,7 +176,8 @@ def offers(
 
 def oldest_as_of(offers: Iterable[Offer]) -> date:
     """Return the date of the oldest price among these offers, to show how stale a plan may be."""
-    dates = [date.fromisoformat(offer.as_of) for offer in offers]
+    # as_of is validated YYYY-MM-DD, so parse each distinct value once (a big catalog has few).
+    dates = [date.fromisoformat(as_of) for as_of in {offer.as_of for offer in offers}]
     if not dates:
         raise InvalidInput("no offers to date", hint="check the --catalog file and the provider/region filters")
     return min(dates)

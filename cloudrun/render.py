@@ -38,8 +38,12 @@ def need_json(need: MemoryNeed) -> dict[str, Any]:
     }
 
 
-def option_json(option: PlanOption) -> dict[str, Any]:
+def option_json(option: PlanOption, gpu_bytes: dict[Decimal, int] | None = None) -> dict[str, Any]:
+    """Return one plan option as JSON; `gpu_bytes` memoises GB -> bytes across a plan's many options."""
     offer = option.offer
+    memo = gpu_bytes if gpu_bytes is not None else {}
+    if offer.gpu_memory_gb not in memo:
+        memo[offer.gpu_memory_gb] = offer.gpu_memory_bytes
     return {
         "provider": offer.provider,
         "service": offer.service,
@@ -47,7 +51,7 @@ def option_json(option: PlanOption) -> dict[str, Any]:
         "instance_type": offer.instance_type,
         "gpu_model": offer.gpu_model,
         "gpu_count": offer.gpu_count,
-        "gpu_memory_bytes": offer.gpu_memory_bytes,
+        "gpu_memory_bytes": memo[offer.gpu_memory_gb],
         "tensor_parallel": option.fit.tensor_parallel,
         "spot": option.spot,
         "price_per_hour_usd": money(option.price_per_hour_usd),
@@ -67,12 +71,13 @@ def option_json(option: PlanOption) -> dict[str, Any]:
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
+    gpu_bytes: dict[Decimal, int] = {}
     return {
         "model": need_json(plan.need),
         "hours": float(plan.hours),
         "catalog": plan.catalog_source,
         "prices_oldest_as_of": _oldest_as_of(plan),
-        "options": [option_json(o) for o in plan.options],
+        "options": [option_json(o, gpu_bytes) for o in plan.options],
     }
 
 
