@@ -152,6 +152,9 @@ class Deployer:
 
     def _precheck(self, provider: Provider, spec: DeploySpec) -> str | None:
         """Return why this placement should be skipped before any create, or None."""
+        unavailable = provider.unavailable_reason(spec)
+        if unavailable:
+            return unavailable
         quota = provider.quota(spec.instance_type, spec.region)
         if quota is not None and quota < spec.instance_count:
             return (

@@ -241,22 +241,29 @@ class AzureMLProvider(Provider):
         usages = self._usages[region]
         return None if usages is None else azure_quota.instances_allowed(instance_type, usages)
 
+    def unavailable_reason(self, spec: DeploySpec) -> str | None:
+        """Return why this spec cannot be deployed from here: the stock vLLM image cannot take its arguments."""
+        if not self._target.sandbox and azure_template.image() == azure_template.load_template()["image"]:
+            return (
+                "Azure ML passes no container arguments, so the stock vLLM image cannot be told which model to "
+                "serve: build the two-line wrapper image in docs/azure.md once and set CLOUDRUN_AZUREML_IMAGE"
+            )
+        return None
+
     def create(self, spec: DeploySpec) -> EndpointRef:
         """Create the endpoint, start its vLLM deployment, and return; roll the endpoint back on a failed step."""
         if spec.provider != self.name or spec.spot:
             raise InvalidInput(
                 f"the azure adapter cannot deploy this spec (provider {spec.provider}, spot {spec.spot})"
             )
+        unavailable = self.unavailable_reason(spec)
+        if unavailable:
+            raise InvalidInput(unavailable)
         azure_template.check_name(spec.name)
         self._check_region(spec.region)
         if self._find_endpoint(spec.name) is not None:
             raise Conflict(f"an Azure ML online endpoint named {spec.name} already exists", hint=_HINTS[Conflict])
         (_, endpoint), (_, deployment), _traffic = azure_template.requests(spec, azure_template.hf_token())
-        if not self._target.sandbox and azure_template.image() == azure_template.load_template()["image"]:
-            self.notices.append(
-                "the stock vLLM image ignores VLLM_MODEL/VLLM_ARGS: build the wrapper in "
-                "docs/azure.md and set CLOUDRUN_AZUREML_IMAGE"
-            )
         try:
             poller = self._begin(lambda: self._ml().online_endpoints.begin_create_or_update(endpoint_entity(endpoint)))
             self._wait(poller, f"endpoint {spec.name}", _ENDPOINT_DEADLINE_S)

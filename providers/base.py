@@ -79,6 +79,13 @@ class Provider(ABC):
         None means the metrics could not be read (so idleness is unknown, never assumed).
         """
 
+    def unavailable_reason(self, spec: DeploySpec) -> str | None:
+        """Return why this adapter cannot deploy `spec` as configured (checked before anything is created), or None.
+
+        The deployer skips such a placement with the reason and tries the next one.
+        """
+        return None
+
     def failure_error(self, endpoint: Endpoint) -> CloudrunError:
         """Return the error a failed endpoint stands for; adapters map capacity and quota reasons."""
         reason = endpoint.failure_reason or "no reason given"
