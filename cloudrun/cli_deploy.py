@@ -101,8 +101,9 @@ def deploy(
     confirm(f"Deploy {plan.name} on {first.offer.instance_type} at ${first.price_per_hour_usd}/h?", yes=yes)
     try:
         with render_deploy.progress(console) as update, StateStore() as state:
+            # Limits first: `watch` then enforces them even if this process dies while the endpoint starts.
+            limits.set_limits(state, plan.name, **auto_teardown)  # type: ignore[arg-type]
             result = api.deploy(plan, state, load, progress=update)
-            limits.set_limits(state, result.deployment.name, **auto_teardown)  # type: ignore[arg-type]
             if free_only:
                 from cloudrun import ledger
 

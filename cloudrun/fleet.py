@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from cloudrun import catalog
-from cloudrun.errors import CloudrunError, NotFound
+from cloudrun.errors import CloudrunError, Conflict, NotFound
 from cloudrun.models import SERVICES, Deployment, DeploymentStatus, Endpoint, EndpointRef, EndpointState
 from cloudrun.providers import base as registry
 from cloudrun.providers.base import Provider
@@ -60,7 +60,10 @@ def reconcile(
 def _match(state: StateStore, row: Deployment | None, endpoint: Endpoint, provider: str, report: ReconcileReport,
            now: datetime) -> None:  # fmt: skip
     if row is None or row.status is DeploymentStatus.intent:
-        state.adopt(endpoint, service=SERVICES[provider], now=now)
+        try:
+            state.adopt(endpoint, service=SERVICES[provider], now=now)
+        except Conflict:
+            return  # another cloudrun process adopted it a moment ago
         report.adopted.append(endpoint.ref.name)
         return
     if row.status is DeploymentStatus.creating and endpoint.state is EndpointState.in_service:

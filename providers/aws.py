@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -194,6 +195,7 @@ class SageMakerProvider(Provider):
         # check() and quota() are best effort: they give up sooner than the calls that change things.
         self._quick_deadline_s = min(_QUICK_DEADLINE_S, deadline_s)
         self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
         self._quotas: dict[tuple[str, str], dict[str, int] | None] = {}
         self.notices: list[str] = []
 
@@ -363,9 +365,11 @@ class SageMakerProvider(Provider):
         return retry.call(attempt, deadline_s=deadline, sleep=self._sleep)
 
     def _client(self, service: str, region: str) -> Any:
-        if (service, region) not in self._clients:
-            self._clients[service, region] = self._factory(service, region)
-        return self._clients[service, region]
+        # boto3 sessions are not safe to create clients from in several threads at once (concurrent teardown)
+        with self._clients_lock:
+            if (service, region) not in self._clients:
+                self._clients[service, region] = self._factory(service, region)
+            return self._clients[service, region]
 
     def _iam(self, operation: str, **params: Any) -> Any:
         return self._call("iam", _GLOBAL_REGION, operation, params, idempotent=not operation.startswith("create"))
