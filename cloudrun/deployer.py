@@ -155,7 +155,7 @@ class Deployer:
         unavailable = provider.unavailable_reason(spec)
         if unavailable:
             return unavailable
-        quota = provider.quota(spec.instance_type, spec.region)
+        quota = provider.quota(spec.instance_type, spec.region, spot=spec.spot)
         if quota is not None and quota < spec.instance_count:
             return (
                 f"quota for {spec.instance_type} endpoints in {spec.region} is {quota}: request an increase "

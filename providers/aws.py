@@ -218,7 +218,7 @@ class SageMakerProvider(Provider):
             detail=f"account {who['Account']}",
         )
 
-    def quota(self, instance_type: str, region: str) -> int | None:
+    def quota(self, instance_type: str, region: str, *, spot: bool = False) -> int | None:
         """Return the account's '<type> for endpoint usage' quota in `region`, or None if it cannot be read."""
         quota_name = f"{instance_type} for endpoint usage"
         # list_service_quotas gives applied values only; a quota never changed shows only among the defaults.

@@ -226,7 +226,7 @@ class AzureMLProvider(Provider):
             detail=f"workspace {ml.workspace_name} in {location} (resource group {ml.resource_group_name})",
         )
 
-    def quota(self, instance_type: str, region: str) -> int | None:
+    def quota(self, instance_type: str, region: str, *, spot: bool = False) -> int | None:
         """Return how many instances the family's free vCPUs allow in `region` (20 % reserve where it applies)."""
         if instance_type not in azure_quota.INSTANCE_TYPES:
             return None

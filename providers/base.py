@@ -36,8 +36,11 @@ class Provider(ABC):
         """Return who we are on this cloud and whether deploys can work, without changing anything."""
 
     @abstractmethod
-    def quota(self, instance_type: str, region: str) -> int | None:
-        """Return how many instances of this type the account may run as endpoints, or None if unknown."""
+    def quota(self, instance_type: str, region: str, *, spot: bool = False) -> int | None:
+        """Return how many instances of this type the account may run as endpoints, or None if unknown.
+
+        `spot` asks for the spot (preemptible) quota, which is separate where the service has spot.
+        """
 
     @abstractmethod
     def create(self, spec: DeploySpec) -> EndpointRef:

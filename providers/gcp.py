@@ -20,24 +20,29 @@ then starts deploy_model and returns once Vertex accepted it: deploying a large 
 describe() reports creating while that operation runs (its name is kept in resources["deploy_operation"]),
 in_service once the endpoint has the deployed model, failed with the operation's error otherwise.
 
-Sandbox: CLOUDRUN_VERTEX_API_ENDPOINT=http://127.0.0.1:PORT sends every aiplatform call there;
-CLOUDRUN_SANDBOX_CREDENTIALS=1 adds anonymous credentials and the project "cloudrun-sandbox", and is
+Sandbox: CLOUDRUN_VERTEX_API_ENDPOINT=http://127.0.0.1:PORT sends every aiplatform call there, and, being
+loopback, the Cloud Monitoring and Cloud Quotas reads too (a non-loopback override leaves those on Google's
+hosts); CLOUDRUN_SANDBOX_CREDENTIALS=1 adds anonymous credentials and the project "cloudrun-sandbox", and is
 refused for an endpoint that is not loopback. Then nothing else is called: no ADC lookup, no metadata
-server, no Cloud Monitoring.
+server, no Google host at all.
 
 Free trial: a Google Free Trial account cannot use GPUs or request quota until it is upgraded to a paid
 billing account (cloud-facts §1.2); its $300 credit is kept after upgrading. The planner (credits ledger)
 must not count a trial credit for GPU offers unless the user says the account is upgraded.
 
-Gaps: has_quota_api=False: serving GPU quotas are per region and GPU type (`custom_model_serving_nvidia_l4_gpus`,
-`custom_model_serving_preemptible_*` for spot) in the Cloud Quotas API, whose quota ids for them are not
-verified; quota() returns None (unknown) rather than guess. has_live_balances=False: no API exposes the
-remaining trial credit. invocations() needs `google-cloud-monitoring` (not in the gcp extra yet): without it,
-and in the sandbox, it returns None (idleness unknown, never assumed).
+Metrics and quota (`gcp_metrics`, both plain REST reads): invocations() sums Cloud Monitoring's
+`aiplatform.googleapis.com/prediction/online/prediction_count` for the endpoint; quota() reads the Cloud
+Quotas serving GPU quota of the machine's GPU type in the region (e.g. CustomModelServingL4GPUsPerProjectPerRegion)
+and divides by the machine's GPU count.
+
+Gaps: spot placements draw on separate preemptible serving quotas whose Cloud Quotas ids are not verified:
+quota(..., spot=True) returns None (unknown) rather than guess. has_live_balances=False: no API exposes the
+remaining trial credit.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -66,9 +71,10 @@ from cloudrun.errors import (
     Transient,
 )
 from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
+from cloudrun.pricing import shapes
 from cloudrun.sandbox.guard import is_loopback
 
-from . import gcp_resources, gcp_template
+from . import gcp_metrics, gcp_resources, gcp_template
 from .base import ClientFactory, Provider
 
 # Vertex endpoints have no state field: cloudrun derives one from the deploy operation and the endpoint.
@@ -116,6 +122,7 @@ _HINTS: dict[type[CloudrunError], str] = {
     Conflict: gcp_resources.CONFLICT_HINT,
 }
 _CLIENTS = {"model": "ModelServiceClient", "endpoint": "EndpointServiceClient", "prediction": "PredictionServiceClient"}
+_REST_APIS = {"monitoring": gcp_metrics.MONITORING_URL, "quotas": gcp_metrics.QUOTAS_URL}  # no GAPIC REST client
 _RPC_TIMEOUT_S = 60.0
 _LRO_DEADLINE_S = 900.0  # upload, create, undeploy and delete take seconds to minutes; deploy is not waited
 _QUICK_DEADLINE_S = 10.0
@@ -182,7 +189,7 @@ class VertexProvider(Provider):
     service = "vertex"
     extra = "gcp"
     supports_spot = True
-    has_quota_api = False
+    has_quota_api = True
     has_live_balances = False
     has_invocation_metrics = True
 
@@ -210,6 +217,7 @@ class VertexProvider(Provider):
         self._deadline_s = deadline_s
         self._lro_deadline_s = lro_deadline_s
         self._clients: dict[tuple[str, str], Any] = {}
+        self._serving_quotas: dict[str, dict[str, Any] | None] = {}  # accelerator -> its QuotaInfo, read once
         self.notices: list[str] = []
 
     # --- the Provider interface -------------------------------------------------------------------------
@@ -228,9 +236,30 @@ class VertexProvider(Provider):
         return CheckResult(provider=self.name, sdk_installed=True, credentials_ok=True,
                            identity=who or "application default credentials", detail=f"project {project}")  # fmt: skip
 
-    def quota(self, instance_type: str, region: str) -> int | None:
-        """Return None: the serving GPU quota is not read yet (see the module docstring)."""
-        return None
+    def quota(self, instance_type: str, region: str, *, spot: bool = False) -> int | None:
+        """Return how many `instance_type` replicas the serving GPU quota allows in `region`, or None if unknown.
+
+        That is floor(the project's serving quota for the machine's GPU type in the region / its GPUs per
+        machine), from Cloud Quotas. None: a machine type or GPU cloudrun cannot map, a quota it cannot read
+        (best effort, quick deadline), or spot=True (preemptible quota ids are not verified).
+        """
+        shape = shapes.for_provider(self.name).get(instance_type)
+        if spot or shape is None or shape.gpu_count < 1:
+            return None
+        try:
+            accelerator = gcp_template.accelerator_type(instance_type)
+        except InvalidInput:
+            return None
+        if accelerator not in self._serving_quotas:  # one read per GPU type covers every region
+            quick = functools.partial(self._call, deadline_s=_QUICK_DEADLINE_S)
+            try:
+                self._serving_quotas[accelerator] = gcp_metrics.serving_quota(quick, self.project, accelerator)
+            except CloudrunError as exc:
+                self.notices.append(f"Vertex serving quota for {accelerator} GPUs unknown: {exc}")
+                self._serving_quotas[accelerator] = None
+        info = self._serving_quotas[accelerator]
+        gpus = None if info is None else gcp_metrics.regional_value(info, region)
+        return None if gpus is None else gpus // shape.gpu_count
 
     def create(self, spec: DeploySpec) -> EndpointRef:
         """Upload the model, create the endpoint and start the deployment; roll back on a failed step."""
@@ -292,29 +321,24 @@ class VertexProvider(Provider):
         return found
 
     def invocations(self, ref: EndpointRef, since: datetime) -> int | None:
-        """Return online predictions since `since` from Cloud Monitoring (0 without datapoints), or None."""
-        if self.sandbox:
-            return None  # no Monitoring in the sandbox: idleness is unknown there, never assumed
-        try:
-            from google.cloud import monitoring_v3
-        except ImportError:
-            return None
+        """Return the endpoint's online predictions since `since` from Cloud Monitoring; 0 without data, or None.
+
+        Vertex writes `prediction/online/prediction_count` only for minutes in which predictions happened, so
+        no time series (or no points) means no calls: 0, like SageMaker's missing Invocations datapoints.
+        Any error (no monitoring.timeSeries.list permission, Monitoring unreachable after our retries, an
+        endpoint name that is not Vertex's) is None: idleness unknown, and the teardown keeps the endpoint.
+        """
         since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-        endpoint_id = ref.endpoint_id.rsplit("/", 1)[-1]
-        interval = {"start_time": since, "end_time": datetime.now(timezone.utc)}
-        request = {
-            "name": f"projects/{self.project}",
-            "filter": 'metric.type="aiplatform.googleapis.com/prediction/online/prediction_count" '
-            f'AND resource.labels.endpoint_id="{endpoint_id}"',
-            "interval": interval,
-            "view": monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
-        }
         try:
-            client = monitoring_v3.MetricServiceClient(credentials=self._resolved_credentials())
-            series = list(client.list_time_series(request=request, retry=None, timeout=_RPC_TIMEOUT_S))
-        except (google_errors.GoogleAPICallError, auth_errors.GoogleAuthError, CloudrunError):
+            return gcp_metrics.invocation_count(self._call, ref.endpoint_id, since, datetime.now(timezone.utc))
+        except CloudrunError as exc:
+            needs = (
+                " (needs monitoring.timeSeries.list, e.g. roles/monitoring.viewer)"
+                if isinstance(exc, AuthError)
+                else ""
+            )
+            self.notices.append(f"prediction count of {ref.name} unknown{needs}: {exc.message}")
             return None
-        return sum(int(point.value.int64_value) for one in series for point in one.points)
 
     def failure_error(self, endpoint: Endpoint) -> CloudrunError:
         """Return the normalised error a failed deployment's reason stands for, so the deployer can fail over."""
@@ -357,6 +381,9 @@ class VertexProvider(Provider):
         return self._credentials
 
     def _default_client(self, kind: str, region: str) -> Any:
+        if kind in _REST_APIS:  # Monitoring and Cloud Quotas: to the local fake in the sandbox, else Google's hosts
+            local = self._api_endpoint if self._api_endpoint and is_loopback(self._api_endpoint) else None
+            return gcp_metrics.RestClient(local or _REST_APIS[kind], self._resolved_credentials())
         endpoint = self._api_endpoint or f"https://{region}-aiplatform.googleapis.com"
         client_class = getattr(aiplatform_v1, _CLIENTS[kind])
         return client_class(transport="rest", credentials=self._resolved_credentials(),

@@ -3,8 +3,12 @@
 Serves what the real `aiplatform_v1` clients send with `transport="rest"`: models (upload, get, list,
 delete), endpoints (create, get, list, delete, deployModel, undeployModel, predict, rawPredict, their
 operations), and long-running operations on both the `/v1/` and `/ui/` prefixes (the REST LRO poller
-uses `/ui/`). It is strict where Vertex is: Google's label rules, no deleting an endpoint that still has
-a deployed model or a model still deployed, no deploying to a missing endpoint or a missing model.
+uses `/ui/`). Beyond Vertex itself, the two read-only Google APIs the adapter asks about endpoints, on the
+same port: Cloud Monitoring's `GET /v3/projects/P/timeSeries` (the online prediction count, built from the
+predictions this fake served) and Cloud Quotas' `GET /v1/projects/P/locations/global/services/
+aiplatform.googleapis.com/quotaInfos[/ID]` (the serving GPU quotas, generous by default, see QUOTAS).
+It is strict where Vertex is: Google's label rules, no deleting an endpoint that still has a deployed
+model or a model still deployed, no deploying to a missing endpoint or a missing model.
 Resource names carry a project NUMBER even when the request named the project by id, as Vertex does.
 Errors are shaped like Google's: `{"error": {"code": 404, "message": ..., "status": "NOT_FOUND"}}`.
 """
@@ -18,7 +22,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -38,6 +42,17 @@ _HTTP_STATUS = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_OF_RAN
 GRPC_CODES = {"CANCELLED": 1, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4, "NOT_FOUND": 5, "ALREADY_EXISTS": 6,
               "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9, "ABORTED": 10,
               "INTERNAL": 13, "UNAVAILABLE": 14}  # fmt: skip
+# Cloud Quotas ids of the Vertex serving GPU quotas (as gcloud's model-garden utilities name them) and the
+# GPUs per region the sandbox project has: enough for the catalog's Vertex machines, as on an upgraded account.
+QUOTAS = {
+    "CustomModelServingL4GPUsPerProjectPerRegion": 8,
+    "CustomModelServingT4GPUsPerProjectPerRegion": 4,
+    "CustomModelServingA100GPUsPerProjectPerRegion": 8,
+    "CustomModelServingA10080GBGPUsPerProjectPerRegion": 8,
+    "CustomModelServingH100GPUsPerProjectPerRegion": 8,
+}
+QUOTA_REGIONS = ("us-central1", "us-east1", "us-east4", "us-west1", "us-west4", "europe-west1", "europe-west4",
+                 "asia-east1", "asia-northeast1", "asia-southeast1")  # fmt: skip
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 
@@ -77,12 +92,23 @@ class VertexState:
     deploy_faults: list[tuple[str, str]] = field(default_factory=list)  # (status, message) for the next deploys
     request_faults: list[tuple[str, str, str, str]] = field(default_factory=list)  # (method, marker, status, message)
     predictions: dict[str, int] = field(default_factory=dict)  # endpoint name -> predict calls served
+    # (endpoint name, deployed model id, when) of every prediction: Cloud Monitoring's prediction_count
+    prediction_log: list[tuple[str, str, datetime]] = field(default_factory=list)
+    quotas: dict[str, dict[str, int]] = field(  # quota id -> region -> GPUs
+        default_factory=lambda: {quota: dict.fromkeys(QUOTA_REGIONS, gpus) for quota, gpus in QUOTAS.items()}
+    )
     seen: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
+    seen_queries: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # (method, path, query)
     lock: threading.RLock = field(default_factory=threading.RLock)
     ids: Any = field(default_factory=lambda: itertools.count(1001))
 
     def new_id(self) -> str:
         return str(next(self.ids))
+
+    def record_prediction(self, endpoint: str, deployed_model_id: str, at: datetime | None = None) -> None:
+        """Count one prediction served by `endpoint` at `at` (default now), as Vertex reports it to Monitoring."""
+        self.predictions[endpoint] = self.predictions.get(endpoint, 0) + 1
+        self.prediction_log.append((endpoint, deployed_model_id, at or datetime.now(timezone.utc)))
 
     def check_labels(self, labels: dict[str, Any]) -> None:
         for key, value in (labels or {}).items():
@@ -146,6 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, reply, content_type = 200, b"{}", "application/json"
         with self.state.lock:
             self.state.seen.append((method, parts.path))
+            self.state.seen_queries.append((method, parts.path, query))
             try:
                 self._fault(method, parts.path)
                 body = json.loads(raw) if raw and method != "GET" else {}
@@ -170,8 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _normalise(path: str) -> str:
-    """Return the resource path without the /v1/ or /ui/ prefix, with the project id turned into its number."""
-    path = re.sub(r"^/(v1|ui)/", "", path)
+    """Return the resource path without the /v1/, /ui/ or /v3/ prefix, with the project id turned into its number."""
+    path = re.sub(r"^/(v1|ui|v3)/", "", path)
     return re.sub(r"^projects/[^/]+", f"projects/{PROJECT_NUMBER}", path)
 
 
@@ -198,6 +225,28 @@ class VertexSandbox:
         """Make the next request (of `method`, if given) whose path contains `path_marker` fail with this error."""
         with self.state.lock:
             self.state.request_faults.append((method, path_marker, status, message))
+
+    def record_prediction(self, endpoint: str, at: datetime | None = None, count: int = 1) -> None:
+        """Count `count` predictions of `endpoint` (its full name) at `at` (e.g. 10 minutes ago), as if served then."""
+        with self.state.lock:
+            record = self.state.endpoints.get(endpoint) or {}
+            deployed = record.get("deployedModels") or [{"id": "0"}]
+            for _ in range(count):
+                self.state.record_prediction(endpoint, deployed[0]["id"], at)
+
+    def make_old(self, endpoint: str, age: timedelta) -> None:
+        """Move the endpoint's (and its deployed models') creation time `age` into the past."""
+        stamp = (datetime.now(timezone.utc) - age).isoformat().replace("+00:00", "Z")
+        with self.state.lock:
+            record = self.state.endpoints[endpoint]
+            record["createTime"] = stamp
+            for deployed in record["deployedModels"]:
+                deployed["createTime"] = stamp
+
+    def set_quota(self, quota_id: str, region: str, gpus: int) -> None:
+        """Set the serving GPU quota `quota_id` (e.g. CustomModelServingL4GPUsPerProjectPerRegion) in `region`."""
+        with self.state.lock:
+            self.state.quotas.setdefault(quota_id, {})[region] = gpus
 
 
 def start(port: int = 0, deploy_delay_s: float = 0.0) -> VertexSandbox:

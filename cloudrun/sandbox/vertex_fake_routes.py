@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cloudrun.sandbox.vertex_fake import PROJECT_NUMBER, TYPE, ApiError, VertexState, now_text
@@ -19,6 +21,8 @@ EMPTY = {"@type": "type.googleapis.com/google.protobuf.Empty"}
 
 def route(state: VertexState, method: str, path: str, query: dict[str, str], body: dict[str, Any]) -> Reply:
     """Return the reply to one request on a normalised path (projects/NUMBER/locations/L/...)."""
+    if re.fullmatch(r"projects/[^/]+/timeSeries", path) and method == "GET":
+        return _time_series(state, query)
     match = re.fullmatch(r"(projects/[^/]+/locations/[^/:]+)(?:/(.*))?", path)
     if not match:
         raise ApiError("NOT_FOUND", f"The requested URL /{path} was not found on this server.")
@@ -159,6 +163,100 @@ def _raw_predict(state: VertexState, _parent: str, name: str, _query: dict, body
     return json.dumps(_chat_completion(body)).encode()
 
 
+# --- Cloud Monitoring: the online prediction count ----------------------------------------------------------
+
+PREDICTION_COUNT = "aiplatform.googleapis.com/prediction/online/prediction_count"
+ENDPOINT_RESOURCE = "aiplatform.googleapis.com/Endpoint"
+_CLAUSE = re.compile(r'(metric\.type|resource\.type|(?:metric|resource)\.labels?\.[a-z_]+)\s*=\s*"([^"]*)"')
+
+
+def _time_series(state: VertexState, query: dict[str, str]) -> Reply:
+    """Return the prediction_count series (per endpoint and deployed model, one DELTA point a minute) in the filter."""
+    wanted = _monitoring_filter(query.get("filter", ""))
+    if "interval.endTime" not in query:
+        raise ApiError("INVALID_ARGUMENT", "Field interval.endTime had an invalid value: it is required.")
+    end = _timestamp(query["interval.endTime"])
+    start = _timestamp(query.get("interval.startTime") or query["interval.endTime"])
+    if (
+        wanted.get("metric.type") != PREDICTION_COUNT
+        or wanted.get("resource.type", ENDPOINT_RESOURCE) != ENDPOINT_RESOURCE
+    ):
+        return {}  # this fake knows one metric; any other has no data here
+    minutes: dict[tuple[str, str], Counter[datetime]] = {}
+    for endpoint, deployed_model_id, at in state.prediction_log:
+        if start < at <= end:  # a TimeInterval runs from just after its start through its end
+            minute = at.replace(second=0, microsecond=0)
+            minutes.setdefault((endpoint, deployed_model_id), Counter())[minute] += 1
+    series = []
+    for (endpoint, deployed_model_id), counts in sorted(minutes.items()):
+        _, _, _, location, _, endpoint_id = endpoint.split("/")
+        resource = {"resource_container": PROJECT_NUMBER, "location": location, "endpoint_id": endpoint_id}
+        metric = {"deployed_model_id": deployed_model_id}
+        labels = {f"resource.label.{k}": v for k, v in resource.items()} | {
+            f"metric.label.{k}": v for k, v in metric.items()
+        }
+        if any(labels.get(key) != value for key, value in wanted.items() if ".label." in key):
+            continue
+        points = [_point(max(minute, start), min(minute + timedelta(minutes=1), end), count)
+                  for minute, count in sorted(counts.items(), reverse=True)]  # fmt: skip  # newest first, as Google
+        series.append({"metric": {"type": PREDICTION_COUNT, "labels": metric},
+                       "resource": {"type": ENDPOINT_RESOURCE, "labels": resource},
+                       "metricKind": "DELTA", "valueType": "INT64", "points": points})  # fmt: skip
+    return {"timeSeries": series} if series else {}  # Google leaves out empty lists
+
+
+def _monitoring_filter(text: str) -> dict[str, str]:
+    """Return {field: value} of a `field = "value" AND ...` filter (resource.labels.X read as resource.label.X)."""
+    wanted = {}
+    for clause in re.split(r"\s+AND\s+", text.strip()):
+        found = _CLAUSE.fullmatch(clause.strip())
+        if not found:
+            raise ApiError("INVALID_ARGUMENT", f"Could not parse filter: {text}")
+        wanted[found[1].replace(".labels.", ".label.")] = found[2]
+    if "metric.type" not in wanted:
+        raise ApiError("INVALID_ARGUMENT", "A time series filter must specify a single metric type.")
+    return wanted
+
+
+def _timestamp(text: str) -> datetime:
+    """Return an RFC 3339 timestamp (Z or an offset, up to nine fractional digits) as an aware datetime."""
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", text.strip())
+    if not found:
+        raise ApiError("INVALID_ARGUMENT", f"Invalid value at 'interval': {text!r} is not an RFC 3339 timestamp.")
+    fraction = (found[2] or "0")[:6].ljust(6, "0")
+    zone = "+00:00" if found[3] == "Z" else found[3]
+    return datetime.fromisoformat(f"{found[1]}.{fraction}{zone}").astimezone(timezone.utc)
+
+
+def _point(start: datetime, end: datetime, count: int) -> dict[str, Any]:
+    def text(moment: datetime) -> str:
+        return moment.isoformat().replace("+00:00", "Z")
+
+    return {"interval": {"startTime": text(start), "endTime": text(end)}, "value": {"int64Value": str(count)}}
+
+
+# --- Cloud Quotas: the serving GPU quotas ----------------------------------------------------------------------
+
+
+def _quota_info(state: VertexState, parent: str, name: str, _query: dict, _body: dict) -> Reply:
+    if not parent.endswith("/locations/global"):
+        raise ApiError("INVALID_ARGUMENT", f"Quota infos live under locations/global, not {parent}.")
+    quota_id = name.rsplit("/", 1)[1]
+    if quota_id not in state.quotas:
+        raise ApiError("NOT_FOUND", f"QuotaInfo {quota_id} of service aiplatform.googleapis.com was not found.")
+    infos = [{"dimensions": {"region": region}, "details": {"value": str(gpus)} if gpus else {},
+              "applicableLocations": [region]} for region, gpus in sorted(state.quotas[quota_id].items())]  # fmt: skip
+    return {"name": name, "quotaId": quota_id, "service": "aiplatform.googleapis.com", "isPrecise": True,
+            "containerType": "PROJECT", "dimensions": ["region"], "dimensionsInfos": infos}  # fmt: skip
+
+
+def _list_quota_infos(state: VertexState, parent: str, name: str, query: dict, body: dict) -> Reply:
+    infos = [
+        _quota_info(state, parent, f"{name}/quotaInfos/{quota_id}", query, body) for quota_id in sorted(state.quotas)
+    ]
+    return {"quotaInfos": infos}
+
+
 # --- helpers --------------------------------------------------------------------------------------------------
 
 
@@ -174,8 +272,9 @@ def _serving(state: VertexState, name: str) -> dict[str, Any]:
     endpoint = _find(state, "endpoints", name)
     if not endpoint["deployedModels"]:
         raise ApiError("FAILED_PRECONDITION", f"Endpoint {name} does not have any deployed model.")
-    state.predictions[name] = state.predictions.get(name, 0) + 1
-    return endpoint["deployedModels"][0]
+    deployed = endpoint["deployedModels"][0]
+    state.record_prediction(name, deployed["id"])
+    return deployed
 
 
 def _matches(item: dict[str, Any], query: dict[str, str]) -> bool:
@@ -227,4 +326,6 @@ _ROUTES: list[tuple[str, str, Callable[..., Reply]]] = [
     ("POST", r"(endpoints/[0-9]+):undeployModel", _undeploy_model),
     ("POST", r"(endpoints/[0-9]+):predict", _predict),
     ("POST", r"(endpoints/[0-9]+):rawPredict", _raw_predict),
+    ("GET", r"(services/aiplatform\.googleapis\.com/quotaInfos/[A-Za-z0-9]+)", _quota_info),
+    ("GET", r"(services/aiplatform\.googleapis\.com)/quotaInfos", _list_quota_infos),
 ]
