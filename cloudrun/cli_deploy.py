@@ -21,7 +21,7 @@ from cloudrun.cli_common import (
     out,
     print_json,
 )
-from cloudrun.deployer import DeployInterrupted
+from cloudrun.deployer import DeployInterrupted, WaitPolicy
 from cloudrun.errors import InvalidInput
 from cloudrun.models import Precision
 from cloudrun.state import StateStore
@@ -103,7 +103,9 @@ def deploy(
         with render_deploy.progress(console) as update, StateStore() as state:
             # Limits first: `watch` then enforces them even if this process dies while the endpoint starts.
             limits.set_limits(state, plan.name, **auto_teardown)  # type: ignore[arg-type]
-            result = api.deploy(plan, state, load, progress=update)
+            # the sandbox's endpoints start in seconds, real ones in many minutes: poll accordingly
+            policy = WaitPolicy(first_s=0.5, max_s=2.0) if sandbox else None
+            result = api.deploy(plan, state, load, progress=update, policy=policy)
             if free_only:
                 from cloudrun import ledger
 

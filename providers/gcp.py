@@ -444,6 +444,9 @@ class VertexProvider(Provider):
         operation = None
         if not record.deployed_models:
             operation = gcp_resources.deploy_operation(self._call, region, record.name, ref)
+            if operation is not None and operation.done and not operation.HasField("error"):
+                # the deploy finished between the two reads: the endpoint now has its model
+                record = self._call("endpoint", region, "get_endpoint", {"name": record.name})
         return _to_endpoint(record, region, dict(record.labels), operation, ref)
 
 
