@@ -62,4 +62,5 @@ def activate(info: dict[str, Any]) -> None:
         for name in [n for n in os.environ if n.startswith(("AZURE_CLIENT", "AZURE_TENANT", "AZURE_FEDERATED"))]:
             del os.environ[name]
         os.environ.update(azure_fake.environment(SimpleNamespace(url=info["azure"], ca_file=info["azure_ca"])))
+    os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = "http://127.0.0.1:1"  # never the metadata service (IMDS)
     os.environ["CLOUDRUN_SANDBOX"] = "1"
