@@ -7,7 +7,7 @@ Retries: ours. MLClient is built with retry_total=0, so azure-core's RetryPolicy
 and `cloudrun.retry.call` retries what `cloudrun.errors` marks retryable. ARM PUTs are upserts, so retrying
 a create step is safe. azure-ai-ml's pollers print a dot to stdout on every poll from a background thread:
 that print is removed once per process (quiet_polling) and operations start with stdout redirected, so
-`--json` stays one document.
+`--json` stays one document. Both, and the retry layer, live in azure_client.Session, which every call uses.
 
 Lifecycle: create() makes the endpoint (key auth; waited, it takes about a minute) and starts the
 deployment "main" (not waited: a large model takes many minutes to download and load), then returns.
@@ -28,8 +28,6 @@ RequestsPerMinute for the endpoint over ARM's REST API; no datapoints means no r
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -53,16 +51,15 @@ from cloudrun.errors import (
 from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
 
 from . import azure_client, azure_quota, azure_template
-from .azure_client import CREDENTIALS_HINT, ArmRestError, Target
+from .azure_client import CREDENTIALS_HINT, Target, first_line
 from .azure_resources import (
     Observed,
     count_requests,
     deployment_entity,
     endpoint_entity,
-    first_line,
     metrics_request,
     needs_traffic,
-    quiet_polling,
+    observe,
     region_key,
     seconds,
     to_usage,
@@ -108,10 +105,15 @@ _HINTS: dict[type[CloudrunError], str] = {
     CapacityUnavailable: "Azure ML has no capacity for this VM size here now: try another instance type or region",
     Conflict: "choose another deployment name, or remove the old one with `cloudrun down NAME`",
 }
+# Errors that mean the request never got an answer from Azure.
+_UNREACHABLE = (
+    azure_errors.ServiceRequestError,
+    azure_errors.ServiceResponseError,
+    requests.ConnectionError,
+    requests.Timeout,
+)
 _QUICK_DEADLINE_S = 10.0
 _ENDPOINT_DEADLINE_S = 900.0  # creating an empty endpoint takes about a minute
-_LOG_LINES = 50
-_INVOKE_TIMEOUT_S = 190.0  # the endpoint gives up at 180 s (request_timeout_ms maximum)
 
 
 def _translate(exc: Exception, target: Target | None = None) -> CloudrunError:
@@ -123,25 +125,12 @@ def _translate(exc: Exception, target: Target | None = None) -> CloudrunError:
         return InvalidInput(f"azure-ai-ml refused the request before sending it: {first_line(exc)}")
     if isinstance(exc, requests.exceptions.SSLError):
         return CloudrunError(f"TLS failed: {exc}", hint="for the sandbox, set REQUESTS_CA_BUNDLE to its certificate")
-    if isinstance(
-        exc,
-        (
-            azure_errors.ServiceRequestError,
-            azure_errors.ServiceResponseError,
-            requests.ConnectionError,
-            requests.Timeout,
-        ),
-    ):
+    if isinstance(exc, _UNREACHABLE):
         return Transient(f"could not reach Azure: {first_line(exc)}")
-    if isinstance(exc, ArmRestError):
-        status, code, message, retry_after = exc.status_code, exc.code, exc.message, exc.retry_after
-    elif isinstance(exc, azure_errors.HttpResponseError):
-        error = exc.error
-        status, code = exc.status_code or 0, (error.code if error else "") or ""
-        message = (error.message if error else "") or first_line(exc)
-        retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
-    else:
+    fields = azure_client.error_fields(exc)
+    if fields is None:
         return CloudrunError(f"Azure SDK error: {exc}")
+    status, code, message, retry_after = fields
     kind = _error_class(code, message, status)
     text = f"({code}) {message}" if code else message
     if kind is RateLimited:
@@ -164,9 +153,6 @@ def _error_class(code: str, message: str, status: int) -> type[CloudrunError]:
     if status in by_status:
         return by_status[status]
     return Transient if status >= 500 else CloudrunError
-
-
-_SDK_ERRORS = (azure_errors.AzureError, MlException, ArmRestError, requests.RequestException)
 
 
 class AzureMLProvider(Provider):
@@ -192,13 +178,19 @@ class AzureMLProvider(Provider):
         deadline_s: float = retry.DEFAULT_DEADLINE_S,
     ) -> None:
         self._target = azure_client.resolve(subscription_id, resource_group, workspace)
-        quiet_polling()
-        self._factory = client_factory
-        self._credential = credential
-        self._sleep = sleep
-        self._deadline_s = deadline_s
+        session = azure_client.Session(
+            self._target,
+            translate=_translate,
+            service=self.service,
+            client_factory=client_factory,
+            credential=credential,
+            sleep=sleep,
+            deadline_s=deadline_s,
+        )
+        # Every call to Azure goes through the session: translated errors, the one retry layer, quiet starts.
+        self._call, self._begin, self._wait, self._ml = session.call, session.begin, session.wait, session.ml
+        self._token_credential = session.token_credential
         self._quick_deadline_s = min(_QUICK_DEADLINE_S, deadline_s)
-        self._client: Any = None
         self._location: str | None = None
         self._usages: dict[str, list[azure_quota.Usage] | None] = {}
         self.notices: list[str] = []
@@ -243,12 +235,7 @@ class AzureMLProvider(Provider):
 
     def unavailable_reason(self, spec: DeploySpec) -> str | None:
         """Return why this spec cannot be deployed from here: the stock vLLM image cannot take its arguments."""
-        if not self._target.sandbox and azure_template.image() == azure_template.load_template()["image"]:
-            return (
-                "Azure ML passes no container arguments, so the stock vLLM image cannot be told which model to "
-                "serve: build the two-line wrapper image in docs/azure.md once and set CLOUDRUN_AZUREML_IMAGE"
-            )
-        return None
+        return azure_template.stock_image_problem(self._target.sandbox)
 
     def create(self, spec: DeploySpec) -> EndpointRef:
         """Create the endpoint, start its vLLM deployment, and return; roll the endpoint back on a failed step."""
@@ -285,7 +272,7 @@ class AzureMLProvider(Provider):
         """Return the endpoint's state (endpoint, deployment and traffic together); NotFound if it is gone."""
         endpoint = self._call(lambda: self._ml().online_endpoints.get(ref.endpoint_id))
         deployment_name = ref.resources.get("deployment", azure_template.deployment_name())
-        observed = self._observe(endpoint, deployment_name)
+        observed = observe(endpoint, deployment_name, call=self._call, ml=self._ml, states=_STATE_MAP)
         if observed.state is EndpointState.creating and needs_traffic(endpoint, observed.deployment, deployment_name):
             endpoint.traffic = {deployment_name: 100}
             self._begin(lambda: self._ml().online_endpoints.begin_create_or_update(endpoint))
@@ -297,19 +284,7 @@ class AzureMLProvider(Provider):
         keys = self._call(lambda: self._ml().online_endpoints.get_keys(ref.endpoint_id))
         if not endpoint.scoring_uri:
             raise CloudrunError(f"endpoint {ref.name} has no scoring URI yet", hint="wait until it is in service")
-
-        def post() -> Any:
-            response = requests.post(
-                endpoint.scoring_uri,
-                json=payload,
-                timeout=_INVOKE_TIMEOUT_S,
-                headers={"Authorization": f"Bearer {keys.primary_key}"},
-            )
-            if response.status_code >= 400:
-                raise ArmRestError.from_response(response)
-            return response
-
-        response = self._call(post)
+        response = self._call(azure_client.score, endpoint.scoring_uri, keys.primary_key, payload)
         try:
             return response.json()
         except ValueError as exc:
@@ -337,7 +312,9 @@ class AzureMLProvider(Provider):
         for endpoint in found:
             if (endpoint.tags or {}).get(MANAGED_TAG) != "true" or region_key(endpoint.location or "") not in wanted:
                 continue
-            observed = self._observe(endpoint, azure_template.deployment_name())
+            observed = observe(
+                endpoint, azure_template.deployment_name(), call=self._call, ml=self._ml, states=_STATE_MAP
+            )
             endpoints.append(_to_endpoint(endpoint, observed))
         return endpoints
 
@@ -367,34 +344,6 @@ class AzureMLProvider(Provider):
 
     # --- the endpoint's parts -----------------------------------------------------------------------------
 
-    def _observe(self, endpoint: Any, deployment_name: str) -> Observed:
-        """Return the combined state of an endpoint and its deployment (with the logs tail if it failed)."""
-        try:
-            deployment = self._call(lambda: self._ml().online_deployments.get(deployment_name, endpoint.name))
-        except NotFound:
-            deployment = None
-        endpoint_state = _STATE_MAP.get(endpoint.provisioning_state or "", EndpointState.updating)
-        if endpoint_state in (EndpointState.deleting, EndpointState.failed):
-            return Observed(endpoint_state, deployment, f"endpoint is {endpoint.provisioning_state}")
-        if deployment is None:
-            return Observed(EndpointState.failed, None, f"its deployment {deployment_name} is missing")
-        deployment_state = _STATE_MAP.get(deployment.provisioning_state or "", EndpointState.updating)
-        if deployment_state is EndpointState.failed:
-            return Observed(EndpointState.failed, deployment, self._failure_reason(endpoint.name, deployment))
-        ready = deployment_state is EndpointState.in_service and endpoint_state is EndpointState.in_service
-        if ready and (endpoint.traffic or {}).get(deployment_name) == 100:
-            return Observed(EndpointState.in_service, deployment, None)
-        return Observed(EndpointState.creating, deployment, None)
-
-    def _failure_reason(self, endpoint_name: str, deployment: Any) -> str:
-        try:
-            logs = self._call(
-                lambda: self._ml().online_deployments.get_logs(deployment.name, endpoint_name, _LOG_LINES)
-            )
-        except CloudrunError as exc:
-            logs = f"(logs unavailable: {exc.message})"
-        return f"deployment {deployment.name} is {deployment.provisioning_state}; last log lines:\n{logs.strip()}"
-
     def _find_endpoint(self, name: str) -> Any | None:
         try:
             return self._call(lambda: self._ml().online_endpoints.get(name))
@@ -423,56 +372,6 @@ class AzureMLProvider(Provider):
             pass
         except CloudrunError as exc:
             self.notices.append(f"could not roll back endpoint {name}: {exc}; remove it with `cloudrun down {name}`")
-
-    # --- calls: translated errors, the one retry layer, quiet pollers -------------------------------------
-
-    def _call(self, fn: Callable[..., Any], *args: Any, deadline_s: float | None = None) -> Any:
-        """Return fn(*args); SDK errors come out translated, retried if retryable."""
-
-        def attempt() -> Any:
-            try:
-                return fn(*args)
-            except _SDK_ERRORS as exc:
-                raise _translate(exc, self._target) from exc
-
-        deadline = self._deadline_s if deadline_s is None else deadline_s
-        return retry.call(attempt, deadline_s=deadline, sleep=self._sleep)
-
-    def _begin(self, start: Callable[[], Any]) -> Any:
-        """Return the poller of a long-running operation started by `start`, printing nothing to stdout."""
-
-        def quiet_start() -> Any:
-            with contextlib.redirect_stdout(io.StringIO()):  # nothing the SDK prints while starting reaches stdout
-                return start()
-
-        return self._call(quiet_start)
-
-    def _wait(self, poller: Any, what: str, deadline_s: float) -> None:
-        try:
-            poller.wait(timeout=deadline_s)
-        except _SDK_ERRORS as exc:
-            raise _translate(exc, self._target) from exc
-        if not poller.done():
-            raise CloudrunError(f"{what} was not ready after {deadline_s:.0f} s")
-
-    def _ml(self) -> Any:
-        if self._client is None:
-            try:
-                if self._factory is not None:
-                    self._client = self._factory(self.service, "")
-                else:
-                    self._client = azure_client.ml_client(self._target, self._token_credential())
-            except _SDK_ERRORS as exc:
-                error = _translate(exc, self._target)
-                raise type(error)(
-                    f"cannot use {self._target.describe()}: {error.message}", hint=CREDENTIALS_HINT
-                ) from exc
-        return self._client
-
-    def _token_credential(self) -> Any:
-        if self._credential is None:
-            self._credential = azure_client.credential(self._target)
-        return self._credential
 
 
 # --- converters to cloudrun models -----------------------------------------------------------------------

@@ -12,18 +12,26 @@ Local endpoint: CLOUDRUN_AZURE_ARM_ENDPOINT=https://127.0.0.1:PORT registers a c
 endpoint (ARM, AAD, ML resource, registry discovery) is that URL. Custom clouds live in a process-global
 registry inside azure-ai-ml and cannot be redefined, so each client gets a cloud of its own unique name.
 Telemetry is always off (enable_telemetry=False): the CLI sends nothing to Application Insights.
+
+Calls: `Session` is the adapter's one way to Azure: a lazy MLClient and credential, every call translated
+(by the adapter's translate function) and retried in one layer (`cloudrun.retry.call`), long-running
+operations started with stdout redirected. azure-ai-ml's pollers print a dot per poll from a background
+thread; `quiet_polling` removes that print once per process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cloudrun.errors import InvalidInput
+from cloudrun import retry
+from cloudrun.errors import CloudrunError, InvalidInput
 from cloudrun.sandbox.guard import is_loopback
 
 ARM_ENDPOINT_ENV = "CLOUDRUN_AZURE_ARM_ENDPOINT"
@@ -37,6 +45,7 @@ CREDENTIALS_HINT = (
 )
 # The SDK's own retries are off: cloudrun.retry is the one retry layer (azure-core RetryPolicy reads retry_total).
 SDK_OPTIONS: dict[str, Any] = {"retry_total": 0, "enable_telemetry": False, "show_progress": False}
+SCORING_TIMEOUT_S = 190.0  # the endpoint gives up at 180 s (request_timeout_ms maximum)
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,35 @@ def arm_get(target: Target, token_credential: Any, path: str, params: dict[str, 
     return response.json()
 
 
+def score(url: str, key: str, payload: dict[str, Any], timeout_s: float = SCORING_TIMEOUT_S) -> Any:
+    """Return the response to a JSON POST to a scoring URI with the endpoint's key; an error raises ArmRestError."""
+    import requests
+
+    response = requests.post(url, json=payload, timeout=timeout_s, headers={"Authorization": f"Bearer {key}"})
+    if response.status_code >= 400:
+        raise ArmRestError.from_response(response)
+    return response
+
+
+def first_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return str(text).strip().splitlines()[0] if str(text).strip() else type(exc).__name__
+
+
+def error_fields(exc: Exception) -> tuple[int, str, str, str | None] | None:
+    """Return (status, code, message, Retry-After) of an ARM error answer (ours or azure-core's), else None."""
+    from azure.core.exceptions import HttpResponseError
+
+    if isinstance(exc, ArmRestError):
+        return exc.status_code, exc.code, exc.message, exc.retry_after
+    if not isinstance(exc, HttpResponseError):
+        return None
+    error = exc.error
+    message = (error.message if error else "") or first_line(exc)
+    retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
+    return exc.status_code or 0, (error.code if error else "") or "", message, retry_after
+
+
 class ArmRestError(Exception):
     """An ARM error answer to one of our own REST calls, shaped like azure-core's HttpResponseError."""
 
@@ -163,3 +201,102 @@ class ArmRestError(Exception):
             error.get("message") or response.text[:200],
             response.headers.get("Retry-After"),
         )
+
+
+def sdk_errors() -> tuple[type[BaseException], ...]:
+    """Return the exception types the Azure SDKs and our REST calls raise (what `Session` translates)."""
+    import requests
+    from azure.ai.ml.exceptions import MlException
+    from azure.core.exceptions import AzureError
+
+    return (AzureError, MlException, ArmRestError, requests.RequestException)
+
+
+def quiet_polling() -> None:
+    """Stop azure-ai-ml's pollers printing a dot to stdout on every poll, for the whole process.
+
+    AzureMLPolling.update_status is its parent's plus `print(".")`, run in the poller's own thread, which
+    keeps polling after create() returned; no SDK option turns it off. Removing the override leaves the
+    parent's (azure-mgmt-core ARMPolling) behaviour intact. Idempotent."""
+    try:
+        from azure.ai.ml._utils._azureml_polling import AzureMLPolling
+    except ImportError:  # moved in a later azure-ai-ml: Session.begin's stdout redirect still covers the start
+        return
+    if "update_status" in vars(AzureMLPolling):
+        delattr(AzureMLPolling, "update_status")
+
+
+Translate = Callable[[Exception, Target], CloudrunError]
+
+
+class Session:
+    """The adapter's calls to one target: lazy client and credential, translated errors, the one retry layer."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        translate: Translate,
+        service: str,
+        client_factory: Callable[[str, str], Any] | None = None,
+        credential: Any = None,
+        sleep: Callable[[float], None] | None = None,
+        deadline_s: float = retry.DEFAULT_DEADLINE_S,
+    ) -> None:
+        self._target, self._translate, self._service = target, translate, service
+        self._factory, self._credential = client_factory, credential
+        self._sleep, self._deadline_s = sleep, deadline_s
+        self._errors = sdk_errors()
+        self._client: Any = None
+        quiet_polling()
+
+    def call(self, fn: Callable[..., Any], *args: Any, deadline_s: float | None = None) -> Any:
+        """Return fn(*args); SDK errors come out translated, retried if retryable."""
+
+        def attempt() -> Any:
+            try:
+                return fn(*args)
+            except self._errors as exc:
+                raise self._translate(exc, self._target) from exc
+
+        deadline = self._deadline_s if deadline_s is None else deadline_s
+        return retry.call(attempt, deadline_s=deadline, sleep=self._sleep)
+
+    def begin(self, start: Callable[[], Any]) -> Any:
+        """Return the poller of a long-running operation started by `start`, printing nothing to stdout."""
+
+        def quiet_start() -> Any:
+            with contextlib.redirect_stdout(io.StringIO()):  # nothing the SDK prints while starting reaches stdout
+                return start()
+
+        return self.call(quiet_start)
+
+    def wait(self, poller: Any, what: str, deadline_s: float) -> None:
+        """Return once the poller is done; raise the translated error, or CloudrunError after `deadline_s`."""
+        try:
+            poller.wait(timeout=deadline_s)
+        except self._errors as exc:
+            raise self._translate(exc, self._target) from exc
+        if not poller.done():
+            raise CloudrunError(f"{what} was not ready after {deadline_s:.0f} s")
+
+    def ml(self) -> Any:
+        """Return the MLClient (from the client factory if one was given), made on first use."""
+        if self._client is None:
+            try:
+                if self._factory is not None:
+                    self._client = self._factory(self._service, "")
+                else:
+                    self._client = ml_client(self._target, self.token_credential())
+            except self._errors as exc:
+                error = self._translate(exc, self._target)
+                raise type(error)(
+                    f"cannot use {self._target.describe()}: {error.message}", hint=CREDENTIALS_HINT
+                ) from exc
+        return self._client
+
+    def token_credential(self) -> Any:
+        """Return the token credential (given, or made for the target on first use)."""
+        if self._credential is None:
+            self._credential = credential(self._target)
+        return self._credential

@@ -1,8 +1,10 @@
 """Helpers of the Azure adapter: azure-ai-ml entities from rendered parameters, the observed state of an
-endpoint and its deployment, quota rows, and the one SDK quirk cloudrun works around (poll dots on stdout)."""
+endpoint and its deployment (with its logs tail when it failed), quota rows, and Azure Monitor requests.
+Calls go through the adapter's `call` (translated, retried); state names map through the adapter's map."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,9 +16,13 @@ from azure.ai.ml.entities import (
     ProbeSettings,
 )
 
+from cloudrun.errors import CloudrunError, NotFound
 from cloudrun.models import EndpointState
 
 from . import azure_quota
+
+LOG_LINES = 50
+Call = Callable[[Callable[[], Any]], Any]
 
 
 class Observed:
@@ -55,6 +61,37 @@ def needs_traffic(endpoint: Any, deployment: Any, deployment_name: str) -> bool:
     )
 
 
+def observe(
+    endpoint: Any, deployment_name: str, *, call: Call, ml: Callable[[], Any], states: Mapping[str, EndpointState]
+) -> Observed:
+    """Return the combined state of an endpoint and its deployment (with the logs tail if it failed)."""
+    try:
+        deployment = call(lambda: ml().online_deployments.get(deployment_name, endpoint.name))
+    except NotFound:
+        deployment = None
+    endpoint_state = states.get(endpoint.provisioning_state or "", EndpointState.updating)
+    if endpoint_state in (EndpointState.deleting, EndpointState.failed):
+        return Observed(endpoint_state, deployment, f"endpoint is {endpoint.provisioning_state}")
+    if deployment is None:
+        return Observed(EndpointState.failed, None, f"its deployment {deployment_name} is missing")
+    deployment_state = states.get(deployment.provisioning_state or "", EndpointState.updating)
+    if deployment_state is EndpointState.failed:
+        return Observed(EndpointState.failed, deployment, failure_reason(endpoint.name, deployment, call=call, ml=ml))
+    ready = deployment_state is EndpointState.in_service and endpoint_state is EndpointState.in_service
+    if ready and (endpoint.traffic or {}).get(deployment_name) == 100:
+        return Observed(EndpointState.in_service, deployment, None)
+    return Observed(EndpointState.creating, deployment, None)
+
+
+def failure_reason(endpoint_name: str, deployment: Any, *, call: Call, ml: Callable[[], Any]) -> str:
+    """Return why a deployment failed: its state and the last LOG_LINES lines of its logs (if they can be read)."""
+    try:
+        logs = call(lambda: ml().online_deployments.get_logs(deployment.name, endpoint_name, LOG_LINES))
+    except CloudrunError as exc:
+        logs = f"(logs unavailable: {exc.message})"
+    return f"deployment {deployment.name} is {deployment.provisioning_state}; last log lines:\n{logs.strip()}"
+
+
 def to_usage(row: Any) -> azure_quota.Usage:
     fields = vars(row)
     name = row.name if isinstance(row.name, str) else (getattr(row.name, "value", None) or row.name.get("value"))
@@ -64,27 +101,8 @@ def to_usage(row: Any) -> azure_quota.Usage:
     return azure_quota.Usage(name=str(name), current=int(current), limit=int(row.limit or 0))
 
 
-def quiet_polling() -> None:
-    """Stop azure-ai-ml's pollers printing a dot to stdout on every poll, for the whole process.
-
-    AzureMLPolling.update_status is its parent's plus `print(".")`, run in the poller's own thread, which
-    keeps polling after create() returned; no SDK option turns it off. Removing the override leaves the
-    parent's (azure-mgmt-core ARMPolling) behaviour intact. Idempotent."""
-    try:
-        from azure.ai.ml._utils._azureml_polling import AzureMLPolling
-    except ImportError:  # moved in a later azure-ai-ml: _begin's stdout redirect still covers the start
-        return
-    if "update_status" in vars(AzureMLPolling):
-        delattr(AzureMLPolling, "update_status")
-
-
 def region_key(location: str) -> str:
     return location.replace(" ", "").lower()
-
-
-def first_line(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return str(text).strip().splitlines()[0] if str(text).strip() else type(exc).__name__
 
 
 def seconds(value: str | None) -> float | None:

@@ -10,7 +10,7 @@ placement's. Vertex returns resource names with the project NUMBER; cloudrun kee
 (EndpointRef.endpoint_id, resources["model"]) and never rebuilds one from the project id.
 
 Retries: ours. aiplatform_v1 methods have no default retry, and every call passes `retry=None` and a
-timeout anyway; long-running operations are polled here with the operations mixin's `get_operation`
+timeout anyway; long-running operations are polled (gcp_client) with the operations mixin's `get_operation`
 (again `retry=None`), never with `Operation.result()`, whose operations client retries UNAVAILABLE on its
 own. `cloudrun.retry.call` retries what `cloudrun.errors` marks retryable. Creates are not repeated after a
 5xx (the resource may exist): they roll back by label instead.
@@ -24,7 +24,7 @@ Sandbox: CLOUDRUN_VERTEX_API_ENDPOINT=http://127.0.0.1:PORT sends every aiplatfo
 loopback, the Cloud Monitoring and Cloud Quotas reads too (a non-loopback override leaves those on Google's
 hosts); CLOUDRUN_SANDBOX_CREDENTIALS=1 adds anonymous credentials and the project "cloudrun-sandbox", and is
 refused for an endpoint that is not loopback. Then nothing else is called: no ADC lookup, no metadata
-server, no Google host at all.
+server, no Google host at all. gcp_client resolves all this: hosts, clients, credentials and project.
 
 Free trial: a Google Free Trial account cannot use GPUs or request quota until it is upgraded to a paid
 billing account (cloud-facts §1.2); its $300 credit is kept after upgrading. The planner (credits ledger)
@@ -43,17 +43,12 @@ remaining trial credit.
 from __future__ import annotations
 
 import functools
-import os
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-import google.auth
 from google.api_core import exceptions as google_errors
-from google.api_core.client_options import ClientOptions
 from google.auth import exceptions as auth_errors
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1
 from google.protobuf import json_format, struct_pb2
 from requests import exceptions as http_errors
@@ -72,10 +67,12 @@ from cloudrun.errors import (
 )
 from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
 from cloudrun.pricing import shapes
-from cloudrun.sandbox.guard import is_loopback
 
-from . import gcp_metrics, gcp_resources, gcp_template
+from . import gcp_client, gcp_metrics, gcp_resources, gcp_template
 from .base import ClientFactory, Provider
+from .gcp_client import SANDBOX_CREDENTIALS_ENV as SANDBOX_CREDENTIALS_ENV  # re-exported: public names stay here
+from .gcp_client import SANDBOX_ENDPOINT_ENV as SANDBOX_ENDPOINT_ENV
+from .gcp_client import SANDBOX_PROJECT as SANDBOX_PROJECT
 
 # Vertex endpoints have no state field: cloudrun derives one from the deploy operation and the endpoint.
 _STATE_MAP = {
@@ -107,11 +104,7 @@ _CAPACITY_MARKERS = ("zone_resource_pool_exhausted", "stockout", "resources are 
 _RATE_MARKERS = ("per minute", "rate limit", "rate_limit", "too many requests", "requests per")
 _QUOTA_MARKERS = ("quota",)
 
-SANDBOX_ENDPOINT_ENV = "CLOUDRUN_VERTEX_API_ENDPOINT"
-SANDBOX_CREDENTIALS_ENV = "CLOUDRUN_SANDBOX_CREDENTIALS"
-SANDBOX_PROJECT = "cloudrun-sandbox"
-_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
-_CREDENTIALS_HINT = "run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS to a key file)"
+_CREDENTIALS_HINT = gcp_client.CREDENTIALS_HINT
 _QUOTA_HINT = (
     "request 'Custom model serving <GPU> GPUs per region' (custom_model_serving_*; the preemptible_ ones for spot) "
     "in the console's Quotas page; free-trial accounts must upgrade first; or run `cloudrun plan --exclude gcp`"
@@ -121,10 +114,6 @@ _HINTS: dict[type[CloudrunError], str] = {
     CapacityUnavailable: "Vertex has no GPUs of this type here now: try on-demand, another machine type or region",
     Conflict: gcp_resources.CONFLICT_HINT,
 }
-_CLIENTS = {"model": "ModelServiceClient", "endpoint": "EndpointServiceClient", "prediction": "PredictionServiceClient"}
-_REST_APIS = {"monitoring": gcp_metrics.MONITORING_URL, "quotas": gcp_metrics.QUOTAS_URL}  # no GAPIC REST client
-_RPC_TIMEOUT_S = 60.0
-_LRO_DEADLINE_S = 900.0  # upload, create, undeploy and delete take seconds to minutes; deploy is not waited
 _QUICK_DEADLINE_S = 10.0
 _CHECK_REGION = "us-central1"
 
@@ -178,8 +167,7 @@ def _translate(exc: Exception, project: str | None = None) -> CloudrunError:
 
 def _operation_error(operation: Any) -> CloudrunError:
     """Return the cloudrun error for a finished operation's google.rpc.Status."""
-    error = google_errors.from_grpc_status(operation.error.code, operation.error.message)
-    return _translate(error)
+    return _translate(gcp_client.operation_status(operation))
 
 
 class VertexProvider(Provider):
@@ -200,23 +188,19 @@ class VertexProvider(Provider):
         project: str | None = None,
         sleep: Callable[[float], None] | None = None,
         deadline_s: float = retry.DEFAULT_DEADLINE_S,
-        lro_deadline_s: float = _LRO_DEADLINE_S,
+        lro_deadline_s: float = gcp_client.LRO_DEADLINE_S,
     ) -> None:
-        self._api_endpoint = os.environ.get(SANDBOX_ENDPOINT_ENV) or None
-        self.sandbox = os.environ.get(SANDBOX_CREDENTIALS_ENV) == "1"
-        if self.sandbox and not (self._api_endpoint and is_loopback(self._api_endpoint)):
-            raise InvalidInput(
-                f"{SANDBOX_CREDENTIALS_ENV}=1 is only for a Vertex endpoint on this machine, "
-                f"not {self._api_endpoint or 'Google'}",
-                hint=f"set {SANDBOX_ENDPOINT_ENV}=http://127.0.0.1:PORT, or unset {SANDBOX_CREDENTIALS_ENV}",
-            )
-        self._project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or (SANDBOX_PROJECT if self.sandbox else None)
-        self._factory = client_factory or self._default_client
-        self._credentials: Any = AnonymousCredentials() if self.sandbox else None
-        self._sleep = sleep or time.sleep
-        self._deadline_s = deadline_s
-        self._lro_deadline_s = lro_deadline_s
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._google = gcp_client.VertexSession(
+            _translate,
+            client_factory=client_factory,
+            project=project,
+            sleep=sleep,
+            deadline_s=deadline_s,
+            lro_deadline_s=lro_deadline_s,
+        )
+        self.sandbox = self._google.sandbox
+        self._call = self._google.call  # one SDK call: translated, retried if retryable
+        self._run_operation = self._google.run_operation  # a long-running operation, waited to a deadline
         self._serving_quotas: dict[str, dict[str, Any] | None] = {}  # accelerator -> its QuotaInfo, read once
         self.notices: list[str] = []
 
@@ -232,7 +216,8 @@ class VertexProvider(Provider):
         except CloudrunError as exc:
             hint = exc.hint or _CREDENTIALS_HINT
             return CheckResult(provider=self.name, sdk_installed=True, credentials_ok=False, detail=str(exc), hint=hint)
-        who = "sandbox (anonymous)" if self.sandbox else getattr(self._credentials, "service_account_email", None)
+        credentials = self._google.credentials
+        who = "sandbox (anonymous)" if self.sandbox else getattr(credentials, "service_account_email", None)
         return CheckResult(provider=self.name, sdk_installed=True, credentials_ok=True,
                            identity=who or "application default credentials", detail=f"project {project}")  # fmt: skip
 
@@ -286,7 +271,7 @@ class VertexProvider(Provider):
     def render_requests(self, spec: DeploySpec) -> list[gcp_template.Request]:
         """Return the (method, request) calls create() sends, sending nothing: token redacted, names as placeholders."""
         token = gcp_template.REDACTED_TOKEN if gcp_template.hf_token() else None
-        project = self._project or "<project from ADC>"
+        project = self._google.known_project or "<project from ADC>"
         return gcp_template.requests(spec, project, token)
 
     def describe(self, ref: EndpointRef) -> Endpoint:
@@ -359,83 +344,7 @@ class VertexProvider(Provider):
     @property
     def project(self) -> str:
         """Return the project: --project, $GOOGLE_CLOUD_PROJECT, or the one ADC names (resolved on first use)."""
-        if not self._project:
-            self._resolved_credentials()
-        if not self._project:
-            hint = "pass --project, set GOOGLE_CLOUD_PROJECT, or `gcloud config set project ID`"
-            raise InvalidInput("no Google Cloud project chosen", hint=hint)
-        return self._project
-
-    def _resolved_credentials(self) -> Any:
-        if self._credentials is None:
-            try:
-                self._credentials, found = google.auth.default(scopes=_SCOPES)
-            except auth_errors.GoogleAuthError as exc:
-                raise _translate(exc, self._project) from exc
-            except Exception as exc:  # noqa: BLE001 - ADC discovery probes files and the metadata server
-                which = f" (project {self._project})" if self._project else ""
-                raise AuthError(
-                    f"could not look up Google credentials{which}: {exc!r}", hint=_CREDENTIALS_HINT
-                ) from exc
-            self._project = self._project or found
-        return self._credentials
-
-    def _default_client(self, kind: str, region: str) -> Any:
-        if kind in _REST_APIS:  # Monitoring and Cloud Quotas: to the local fake in the sandbox, else Google's hosts
-            local = self._api_endpoint if self._api_endpoint and is_loopback(self._api_endpoint) else None
-            return gcp_metrics.RestClient(local or _REST_APIS[kind], self._resolved_credentials())
-        endpoint = self._api_endpoint or f"https://{region}-aiplatform.googleapis.com"
-        client_class = getattr(aiplatform_v1, _CLIENTS[kind])
-        return client_class(transport="rest", credentials=self._resolved_credentials(),
-                            client_options=ClientOptions(api_endpoint=endpoint))  # fmt: skip
-
-    def _client(self, kind: str, region: str) -> Any:
-        if (kind, region) not in self._clients:
-            self._clients[kind, region] = self._factory(kind, region)
-        return self._clients[kind, region]
-
-    def _call(self, kind: str, region: str, method: str, request: Any, *, idempotent: bool = True,
-              deadline_s: float | None = None, collect: bool = True) -> Any:  # fmt: skip
-        """Return one SDK call's result (pages collected); errors come out translated, retried if retryable."""
-
-        def attempt() -> Any:
-            try:
-                result = getattr(self._client(kind, region), method)(
-                    request=request, retry=None, timeout=_RPC_TIMEOUT_S
-                )
-                return list(result) if collect and method.startswith("list_") else result
-            except (google_errors.GoogleAPICallError, auth_errors.GoogleAuthError, http_errors.RequestException) as exc:
-                error = _translate(exc, self._project)
-                if not idempotent and isinstance(error, Transient):
-                    error.retryable = False  # the create may have happened: roll back, never repeat blindly
-                raise error from exc
-
-        return retry.call(attempt, deadline_s=self._deadline_s if deadline_s is None else deadline_s,
-                          sleep=self._sleep)  # fmt: skip
-
-    def _run_operation(self, kind: str, region: str, method: str, request: dict[str, Any], *,
-                       missing_ok: bool = False) -> Any:  # fmt: skip
-        """Start a long-running operation and return it once done; its error comes out translated."""
-        try:
-            started = self._call(kind, region, method, request, idempotent=not method.startswith(("upload", "create")))
-        except NotFound:
-            if missing_ok:
-                return None
-            raise
-        name, waited, delay = started.operation.name, 0.0, 0.5
-        while True:
-            operation = self._call(kind, region, "get_operation", {"name": name})
-            if operation.done:
-                if operation.HasField("error"):
-                    error = _operation_error(operation)
-                    if missing_ok and isinstance(error, NotFound):
-                        return None
-                    raise error
-                return operation
-            if waited >= self._lro_deadline_s:
-                raise Transient(f"{method} did not finish within {self._lro_deadline_s:.0f} s (operation {name})")
-            self._sleep(delay)
-            waited, delay = waited + delay, min(delay * 2, 10.0)
+        return self._google.project
 
     # --- converters to cloudrun models -------------------------------------------------------------------
 

@@ -1,13 +1,15 @@
-"""The Vertex AI adapter through the real aiplatform_v1 REST clients, against the stateful fake in cloudrun.sandbox."""
+"""The Vertex AI adapter through the real aiplatform_v1 REST clients, against the stateful fake in cloudrun.sandbox:
+lifecycle, labels, failures and rollback, the fake's strictness, error mapping and wiring.
+
+Metrics, quota and sandbox credentials: test_gcp_adapter_metrics.py.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -29,44 +31,16 @@ from cloudrun.errors import (
     RateLimited,
     Transient,
 )
-from cloudrun.models import DeploySpec, Endpoint, EndpointRef, EndpointState, Precision
+from cloudrun.models import Endpoint, EndpointRef, EndpointState
 from cloudrun.providers import base
 from cloudrun.providers.gcp import VertexProvider, _translate
-from cloudrun.sandbox import vertex_fake
 from cloudrun.sandbox.vertex_fake import PROJECT_NUMBER, STOCKOUT, VertexSandbox
-
-REGION = "us-central1"
-DEPLOY_DELAY_S = 0.3
-
-
-def loopback(test: Any) -> Any:
-    """Let a test open sockets to 127.0.0.1 only (pytest-socket blocks everything else)."""
-    return pytest.mark.enable_socket(pytest.mark.allow_hosts(["127.0.0.1"])(test))
-
-
-def spec(name: str = "r1-7b", **changes: Any) -> DeploySpec:
-    fields: dict[str, Any] = {
-        "name": name,
-        "model_id": "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
-        "provider": "gcp",
-        "service": "vertex",
-        "region": REGION,
-        "instance_type": "g2-standard-8",
-        "gpu_count": 1,
-        "tensor_parallel": 1,
-        "context": 8192,
-        "precision": Precision.bf16,
-    }
-    return DeploySpec(**{**fields, **changes})
+from tests.gcp_fixtures import REGION, loopback, spec, start_fake, wait_until
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[VertexSandbox]:
-    sandbox = vertex_fake.start(deploy_delay_s=DEPLOY_DELAY_S)
-    for name, value in vertex_fake.environment(sandbox.url).items():
-        monkeypatch.setenv(name, value)
-    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    sandbox = start_fake(monkeypatch)
     yield sandbox
     sandbox.stop()
 
@@ -74,15 +48,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[VertexSandbox]:
 @pytest.fixture
 def vertex(fake: VertexSandbox) -> VertexProvider:
     return VertexProvider(sleep=lambda _: None)
-
-
-def wait_until(provider: VertexProvider, ref: EndpointRef, state: EndpointState) -> Endpoint:
-    deadline = time.monotonic() + 5
-    while True:
-        endpoint = provider.describe(ref)
-        if endpoint.state is state or time.monotonic() > deadline:
-            return endpoint
-        time.sleep(0.05)
 
 
 def raw_client(fake: VertexSandbox, kind: str) -> Any:
@@ -285,42 +250,6 @@ def test_labels_that_break_google_rules_are_never_sent():
         provider.render_requests(spec(instance_type="n1-standard-8"))
 
 
-# --- sandbox safety ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("endpoint", ["https://us-central1-aiplatform.googleapis.com", "http://10.0.0.5:8080", None])
-def test_sandbox_credentials_are_refused_off_this_machine(monkeypatch, endpoint):
-    monkeypatch.setenv("CLOUDRUN_SANDBOX_CREDENTIALS", "1")
-    if endpoint:
-        monkeypatch.setenv("CLOUDRUN_VERTEX_API_ENDPOINT", endpoint)
-    else:
-        monkeypatch.delenv("CLOUDRUN_VERTEX_API_ENDPOINT", raising=False)
-    with pytest.raises(InvalidInput, match="only for a Vertex endpoint on this machine"):
-        VertexProvider()
-
-
-def test_the_sandbox_environment_is_loopback_only():
-    with pytest.raises(InvalidInput):
-        vertex_fake.environment("http://example.com:80")
-    env = vertex_fake.environment("http://127.0.0.1:9999")
-    assert env["CLOUDRUN_SANDBOX_CREDENTIALS"] == "1" and env["NO_GCE_CHECK"] == "true"
-
-
-@loopback
-def test_sandbox_mode_reads_metrics_and_quota_from_the_local_fake_only(vertex, fake):
-    ref = vertex.create(spec())
-    assert vertex.invocations(ref, since=an_hour_ago()) == 0
-    assert vertex.quota("g2-standard-8", REGION) == vertex_fake.QUOTAS["CustomModelServingL4GPUsPerProjectPerRegion"]
-    assert vertex.check().credentials_ok and vertex.check().identity == "sandbox (anonymous)"
-    paths = [path for _, path in fake.state.seen]
-    assert "/v3/projects/123456789012/timeSeries" in paths  # Monitoring, asked on the fake's port
-    assert any(path.endswith("/quotaInfos/CustomModelServingL4GPUsPerProjectPerRegion") for path in paths)
-
-
-def an_hour_ago() -> datetime:
-    return datetime.now(timezone.utc) - timedelta(hours=1)
-
-
 # --- error mapping from recorded Google payloads ----------------------------------------------------------
 
 
@@ -392,142 +321,3 @@ def test_the_registry_loads_the_adapter_lazily():
     code = "import sys, cloudrun.cli; print(sorted(m for m in sys.modules if m.startswith('google.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['google.cloud']"  # the namespace package a .pth file loads at start-up, nothing else
-
-
-# --- invocations: Cloud Monitoring's online prediction count, over REST, from the fake ----------------------
-
-
-def ready_endpoint(vertex: VertexProvider, name: str = "r1-7b") -> EndpointRef:
-    ref = vertex.create(spec(name))
-    assert wait_until(vertex, ref, EndpointState.in_service).state is EndpointState.in_service
-    return ref
-
-
-def half_an_hour_ago() -> datetime:
-    return datetime.now(timezone.utc) - timedelta(minutes=30)
-
-
-@loopback
-def test_a_fresh_endpoint_has_zero_invocations(vertex, fake):
-    ref = ready_endpoint(vertex)
-    assert vertex.invocations(ref, half_an_hour_ago()) == 0  # no time series at all: no calls
-    assert vertex.notices == []
-
-
-@loopback
-def test_invocations_count_every_prediction_of_this_endpoint(vertex, fake):
-    ref = ready_endpoint(vertex)
-    for _ in range(3):
-        vertex.invoke(ref, {"messages": [{"role": "user", "content": "hello"}]})
-    other = ref.endpoint_id.rsplit("/", 1)[0] + "/999"
-    fake.record_prediction(other)  # another endpoint's traffic is not ours
-    assert vertex.invocations(ref, half_an_hour_ago()) == 3
-
-
-@loopback
-def test_a_prediction_before_since_is_not_counted(vertex, fake):
-    ref = ready_endpoint(vertex)
-    now = datetime.now(timezone.utc)
-    fake.record_prediction(ref.endpoint_id, at=now - timedelta(minutes=40), count=5)
-    assert vertex.invocations(ref, now - timedelta(minutes=30)) == 0
-    fake.record_prediction(ref.endpoint_id, at=now - timedelta(minutes=10), count=2)
-    assert vertex.invocations(ref, now - timedelta(minutes=30)) == 2
-    assert vertex.invocations(ref, now - timedelta(hours=1)) == 7
-
-
-@loopback
-def test_the_count_is_read_over_rest_by_the_returned_project_number_and_endpoint_id(vertex, fake):
-    ref = ready_endpoint(vertex)
-    vertex.invocations(ref, half_an_hour_ago())
-    asked = [(path, query) for method, path, query in fake.state.seen_queries if path.endswith("/timeSeries")]
-    assert len(asked) == 1  # no SDK retries
-    path, query = asked[0]
-    endpoint_id = ref.endpoint_id.rsplit("/", 1)[1]
-    assert path == f"/v3/projects/{PROJECT_NUMBER}/timeSeries"
-    assert f'resource.labels.endpoint_id="{endpoint_id}"' in query["filter"]
-    assert 'metric.type="aiplatform.googleapis.com/prediction/online/prediction_count"' in query["filter"]
-    assert 'resource.type="aiplatform.googleapis.com/Endpoint"' in query["filter"]
-    assert query["interval.startTime"].endswith("Z") and query["interval.endTime"].endswith("Z")
-
-
-@loopback
-@pytest.mark.parametrize(
-    ("status", "message", "hint"),
-    [
-        ("PERMISSION_DENIED", "Permission monitoring.timeSeries.list denied on resource", "roles/monitoring.viewer"),
-        ("UNAVAILABLE", "The service is currently unavailable.", "UNAVAILABLE"),
-    ],
-)
-def test_a_monitoring_error_leaves_the_count_unknown(fake, status, message, hint):
-    vertex = VertexProvider(sleep=lambda _: None, deadline_s=0)  # no time for our retry layer
-    ref = ready_endpoint(vertex)
-    fake.record_prediction(ref.endpoint_id)
-    fake.fail_next_request("/timeSeries", status, message)
-    assert vertex.invocations(ref, half_an_hour_ago()) is None
-    assert hint in vertex.notices[-1]
-
-
-@loopback
-def test_a_transient_monitoring_error_is_retried_by_our_layer(vertex, fake):
-    ref = ready_endpoint(vertex)
-    fake.record_prediction(ref.endpoint_id)
-    fake.fail_next_request("/timeSeries", "UNAVAILABLE", "The service is currently unavailable.")
-    assert vertex.invocations(ref, half_an_hour_ago()) == 1
-    assert len([p for _, p in fake.state.seen if p.endswith("/timeSeries")]) == 2
-
-
-def test_an_endpoint_name_that_is_not_vertexs_leaves_the_count_unknown():
-    provider = VertexProvider(client_factory=lambda *_: pytest.fail("no client expected"), project="p")
-    ref = EndpointRef(provider="gcp", region=REGION, name="odd", endpoint_id="endpoints/42")
-    assert provider.invocations(ref, half_an_hour_ago()) is None
-
-
-@loopback
-def test_the_fake_serves_time_series_shaped_like_monitoring_by_project_id_or_number(fake):
-    endpoint = f"projects/{PROJECT_NUMBER}/locations/{REGION}/endpoints/77"
-    now = datetime.now(timezone.utc)
-    fake.record_prediction(endpoint, at=now - timedelta(minutes=3), count=3)
-    params = {
-        "filter": 'metric.type="aiplatform.googleapis.com/prediction/online/prediction_count" '
-        'AND resource.labels.endpoint_id="77"',
-        "interval.startTime": (now - timedelta(minutes=30)).isoformat().replace("+00:00", "Z"),
-        "interval.endTime": now.isoformat().replace("+00:00", "Z"),
-    }
-    for project in ("cloudrun-sandbox", PROJECT_NUMBER):
-        (series,) = requests.get(f"{fake.url}/v3/projects/{project}/timeSeries", params=params, timeout=5).json()[
-            "timeSeries"
-        ]
-        assert (series["metricKind"], series["valueType"]) == ("DELTA", "INT64")
-        assert series["resource"] == {"type": "aiplatform.googleapis.com/Endpoint", "labels": {
-            "resource_container": PROJECT_NUMBER, "location": REGION, "endpoint_id": "77"}}  # fmt: skip
-        assert [point["value"] for point in series["points"]] == [{"int64Value": "3"}]  # int64 as a JSON string
-    params["filter"] = params["filter"].replace('"77"', '"78"')
-    assert requests.get(f"{fake.url}/v3/projects/p/timeSeries", params=params, timeout=5).json() == {}
-
-
-# --- quota: Cloud Quotas' serving GPU quota per region, in machines --------------------------------------------
-
-L4_QUOTA = "CustomModelServingL4GPUsPerProjectPerRegion"
-
-
-@loopback
-def test_quota_is_the_regions_gpu_quota_divided_by_the_machines_gpus(vertex, fake):
-    fake.set_quota(L4_QUOTA, REGION, 6)
-    fake.set_quota(L4_QUOTA, "europe-west4", 0)  # Google leaves a 0 value out of its JSON
-    machines = ["g2-standard-8", "g2-standard-24", "g2-standard-48", "g2-standard-96"]
-    assert [vertex.quota(machine, REGION) for machine in machines] == [6, 3, 1, 0]
-    assert vertex.quota("g2-standard-8", "europe-west4") == 0
-    assert vertex.quota("g2-standard-8", "mars-central1") is None  # no quota listed there: unknown
-    asked = [path for _, path in fake.state.seen if "/quotaInfos/" in path]
-    assert asked == [f"/v1/projects/cloudrun-sandbox/locations/global/services/aiplatform.googleapis.com"
-                     f"/quotaInfos/{L4_QUOTA}"]  # fmt: skip  # one read per GPU type, every region in it
-
-
-@loopback
-def test_quota_is_unknown_for_spot_unmapped_machines_and_unreadable_quotas(fake):
-    vertex = VertexProvider(sleep=lambda _: None, deadline_s=0)
-    assert vertex.quota("g2-standard-8", REGION, spot=True) is None  # preemptible quota ids: not verified
-    assert vertex.quota("n1-standard-8", REGION) is None
-    fake.fail_next_request("/quotaInfos/", "PERMISSION_DENIED", "Permission cloudquotas.quotas.get denied")
-    assert vertex.quota("g2-standard-8", REGION) is None
-    assert "quota" in vertex.notices[-1]

@@ -3,7 +3,7 @@
 azure-ai-ml's MLClient reaches it through a custom cloud (`CLOUDRUN_AZURE_ARM_ENDPOINT`, see
 cloudrun.providers.azure_client). Writes must be https: azure-core refuses to send a bearer token over
 plain http, so the server makes a throw-away self-signed certificate at start and callers trust it through
-REQUESTS_CA_BUNDLE. The routes and their strictness live in azure_fake_arm.py.
+REQUESTS_CA_BUNDLE. The routes and their strictness live in azure_fake_arm.py and azure_fake_routes.py.
 
     sandbox = start(provision_delay_s=2.0)
     os.environ.update(environment(sandbox))   # then `cloudrun deploy ... --provider azure`

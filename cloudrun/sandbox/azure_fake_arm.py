@@ -1,4 +1,5 @@
-"""The state and routes of the fake Azure ML ARM API (see azure_fake.py for the server around it).
+"""The state and workspace routes of the fake Azure ML ARM API (see azure_fake.py for the server around it;
+scoring, metrics and usages are answered in azure_fake_routes.py).
 
 Strict where the real API is strict, so a test against it fails for the reasons production would:
 endpoint and deployment names (3-32 letters, digits and '-', starting with a letter), traffic only to
@@ -18,9 +19,11 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
+
+from cloudrun.sandbox import azure_fake_routes
+from cloudrun.sandbox.azure_fake_routes import CANNED_REPLY as CANNED_REPLY  # re-exported: tests import it here
 
 WORKSPACE_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
@@ -31,7 +34,6 @@ USAGES_PATH = re.compile(
     r"^/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices/locations/(?P<loc>[^/]+)/usages$", re.I
 )
 NAME_RULE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
-CANNED_REPLY = "Hello from the cloudrun sandbox (fake Azure ML)."
 DEFAULT_USAGES = {  # family -> (current vCPUs, limit vCPUs): a pay-as-you-go account with some GPU quota granted
     "standardNCADSA100v4Family": (0, 96),
     "standardNCadsH100v5Family": (0, 0),
@@ -104,7 +106,7 @@ class FakeArm:
         with self._lock:
             self.requests.append((method, path))
             if path.startswith("/score/"):
-                return self._score(path, headers, body)
+                return azure_fake_routes.score(self, path, headers, body)
             if not headers.get("authorization", "").lower().startswith("bearer "):
                 return arm_error(401, "AuthenticationFailed", "Authentication failed: no bearer token.")
             if self.faults.throttles:
@@ -113,10 +115,10 @@ class FakeArm:
             if path.startswith("/operations/"):
                 return self._operation(path.rsplit("/", 1)[-1])
             if "/providers/microsoft.insights/metrics" in path.lower():
-                return self._metrics(path, url)
+                return azure_fake_routes.metrics(self, path, url)
             usages = USAGES_PATH.match(path)
             if usages:
-                return self._usages(usages["loc"])
+                return azure_fake_routes.usages(self, usages["loc"])
             match = WORKSPACE_PATH.match(path)
             if not match or (match["sub"], match["rg"], match["ws"]) != (
                 self.subscription,
@@ -324,7 +326,7 @@ class FakeArm:
         operation = self.operations.get(op_id)
         if operation is None:
             return arm_error(404, "ResourceNotFound", f"operation {op_id} not found")
-        self._settle()
+        self.settle()
         if time.monotonic() < operation.ready_at:
             # Real ARM sends whole seconds; azure-core parses a float, which keeps tests fast.
             return 200, {"Retry-After": "0.05"}, {"name": op_id, "status": "InProgress"}
@@ -332,7 +334,7 @@ class FakeArm:
             return 200, {}, {"name": op_id, "status": "Failed", "error": operation.error}
         return 200, {}, {"name": op_id, "status": "Succeeded"}
 
-    def _settle(self) -> None:
+    def settle(self) -> None:
         """Apply every operation whose time has come (lazily, on each read)."""
         now = time.monotonic()
         for resource, ready_at in list(self._ready_at.items()):
@@ -360,64 +362,12 @@ class FakeArm:
             del self.deployments[key]
 
     def _read_endpoint(self, name: str) -> dict[str, Any]:
-        self._settle()
+        self.settle()
         return self.endpoints[name]
 
     def _read_deployment(self, endpoint: str, name: str) -> dict[str, Any]:
-        self._settle()
+        self.settle()
         return self.deployments[endpoint, name]
-
-    # --- scoring, metrics, usages ------------------------------------------------------------------------
-
-    def _score(self, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        name = path.split("/")[2]
-        self._settle()
-        if name not in self.endpoints:
-            return 404, {}, {"message": f"endpoint {name} not found"}
-        if headers.get("authorization", "") != f"Bearer {self.keys[name]}":
-            return 401, {}, {"message": "Invalid authentication: the endpoint key is missing or wrong."}
-        traffic = self.endpoints[name]["properties"].get("traffic") or {}
-        if not any(int(v) for v in traffic.values()):
-            return 424, {}, {"message": "No valid deployments to route to: set traffic to a deployment."}
-        request = json.loads(body or b"{}")
-        self.invocations.setdefault(name, []).append(time.time())
-        return (
-            200,
-            {},
-            {
-                "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-                "object": "chat.completion",
-                "model": request.get("model", "sandbox"),
-                "choices": [
-                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": CANNED_REPLY}}
-                ],
-                "usage": {"prompt_tokens": 8, "completion_tokens": 9, "total_tokens": 17},
-            },
-        )
-
-    def _metrics(self, path: str, url: str) -> Reply:
-        name = path.split("/onlineEndpoints/")[-1].split("/")[0]
-        timespan = parse_qs(urlsplit(url).query).get("timespan", [""])[0]
-        start = _epoch(timespan.split("/")[0]) if "/" in timespan else 0.0
-        calls = [t for t in self.invocations.get(name, []) if t >= start]
-        series = [{"timeStamp": time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime(t)), "total": 1.0} for t in calls]
-        metric = {"name": {"value": "RequestsPerMinute"}, "unit": "Count", "timeseries": [{"data": series}]}
-        return 200, {}, {"value": [metric] if name in self.endpoints else []}
-
-    def _usages(self, location: str) -> Reply:
-        rows = [
-            {
-                "id": f"/subscriptions/{self.subscription}/providers/Microsoft.MachineLearningServices/locations/"
-                f"{location}/usages/{family}",
-                "type": "Microsoft.MachineLearningServices/vmFamily/usages",
-                "unit": "Count",
-                "currentValue": current,
-                "limit": limit,
-                "name": {"value": family, "localizedValue": f"{family} Cluster Dedicated vCPUs"},
-            }
-            for family, (current, limit) in self.usages.items()
-        ]
-        return 200, {}, {"value": rows}
 
     # --- helpers ------------------------------------------------------------------------------------------
 
@@ -441,10 +391,3 @@ def _merge(existing: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
-
-
-def _epoch(iso: str) -> float:
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
