@@ -46,12 +46,12 @@ def counting_factory(calls: Counter[str], latency: dict[str, float]) -> Any:
     """Clients that count each API call and wait latency["s"] before it (a real cloud's round trip)."""
     import boto3
 
-    from cloudrun.providers.aws import _NO_SDK_RETRIES
+    from cloudrun.providers.aws_client import NO_SDK_RETRIES
 
     session = boto3.Session()
 
     def make(service: str, region: str) -> Any:
-        client = session.client(service, region_name=region, config=_NO_SDK_RETRIES)
+        client = session.client(service, region_name=region, config=NO_SDK_RETRIES)
 
         def count(model: Any, **_: Any) -> None:
             calls.update([model.name])

@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 from botocore import exceptions as boto_errors
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloudrun import retry
@@ -44,7 +41,8 @@ from cloudrun.errors import (
 )
 from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
 
-from . import aws_resources, aws_role, aws_template
+from . import aws_metrics, aws_resources, aws_role, aws_template
+from .aws_client import default_client_factory as default_client_factory  # re-exported
 from .base import ClientFactory, Provider
 
 _STATE_MAP = {
@@ -149,21 +147,7 @@ def _error_class(code: str, message: str, status: int) -> type[CloudrunError]:
 
 
 _GLOBAL_REGION = "us-east-1"  # STS and IAM are global; any region's client reaches them
-_NO_SDK_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 _QUICK_DEADLINE_S = 10.0
-_MAX_DATAPOINTS = 1440  # CloudWatch's limit for one get_metric_statistics call
-
-
-def default_client_factory(profile: str | None = None) -> ClientFactory:
-    """Return a factory of boto3 clients from one Session (the credential chain), with the SDK's retries off."""
-    session: boto3.Session | None = None
-
-    def make_client(service: str, region: str) -> Any:
-        nonlocal session
-        session = session or boto3.Session(profile_name=profile)
-        return session.client(service, region_name=region, config=_NO_SDK_RETRIES)
-
-    return make_client
 
 
 class SageMakerProvider(Provider):
@@ -295,23 +279,12 @@ class SageMakerProvider(Provider):
         """Return the Invocations sum since `since`; 0 without datapoints (SageMaker then had no requests)."""
         now = datetime.now(timezone.utc)
         since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-        params = {
-            "Namespace": "AWS/SageMaker",
-            "MetricName": "Invocations",
-            "Dimensions": [
-                {"Name": "EndpointName", "Value": ref.endpoint_id},
-                {"Name": "VariantName", "Value": aws_template.VARIANT_NAME},
-            ],
-            "StartTime": since,
-            "EndTime": now,
-            "Period": _period((now - since).total_seconds()),
-            "Statistics": ["Sum"],
-        }
+        params = aws_metrics.invocations_request(ref.endpoint_id, aws_template.VARIANT_NAME, since, now)
         try:
             response = self._call("cloudwatch", ref.region, "get_metric_statistics", params)
         except CloudrunError:
             return None
-        return int(sum(point.get("Sum", 0) for point in response.get("Datapoints", [])))
+        return aws_metrics.invocation_count(response)
 
     # --- beyond the interface ---------------------------------------------------------------------------
 
@@ -422,16 +395,3 @@ def _to_endpoint(
         url=f"https://runtime.sagemaker.{region}.amazonaws.com/endpoints/{name}/invocations",
         tags=tags,
     )
-
-
-def _period(window_s: float) -> int:
-    """Return a CloudWatch period (s) that covers the window in at most 1440 datapoints.
-
-    CloudWatch keeps 1-minute data for 15 days, 5-minute data for 63 days, then hourly.
-    """
-    period = 60 * max(1, math.ceil(window_s / 60 / _MAX_DATAPOINTS))
-    if window_s > 63 * 86400:
-        return max(3600, math.ceil(period / 3600) * 3600)
-    if window_s > 15 * 86400:
-        return max(300, math.ceil(period / 300) * 300)
-    return period

@@ -8,21 +8,8 @@ import sys
 from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 
-COLUMNS = [
-    "provider",
-    "service",
-    "region",
-    "instance_type",
-    "gpu_model",
-    "gpu_count",
-    "gpu_memory_gb",
-    "vcpus",
-    "memory_gb",
-    "price_per_hour_usd",
-    "spot_price_per_hour_usd",
-    "source",
-    "as_of",
-]
+from cloudrun.catalog import COLUMNS  # noqa: E402 - the header is the catalog module's contract
+
 READ = "2026-11-28"  # date the undated sources were read
 rows = []
 
