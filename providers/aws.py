@@ -276,15 +276,18 @@ class SageMakerProvider(Provider):
         return endpoints
 
     def invocations(self, ref: EndpointRef, since: datetime) -> int | None:
-        """Return the Invocations sum since `since`; 0 without datapoints (SageMaker then had no requests)."""
+        """Return the Invocations since `since` summed over every variant of the endpoint; 0 without datapoints.
+
+        None (unknown, so the endpoint is kept) when the endpoint, its variants or any variant's metric cannot be
+        read or come back in an unexpected shape (see aws_metrics).
+        """
         now = datetime.now(timezone.utc)
         since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-        params = aws_metrics.invocations_request(ref.endpoint_id, aws_template.VARIANT_NAME, since, now)
         try:
-            response = self._call("cloudwatch", ref.region, "get_metric_statistics", params)
-        except CloudrunError:
+            return aws_metrics.endpoint_invocations(self._call, ref.region, ref.endpoint_id, since, now)
+        except (CloudrunError, aws_metrics.UnexpectedMetrics) as exc:
+            self.notices.append(f"invocations of {ref.name} unknown: {exc}")
             return None
-        return aws_metrics.invocation_count(response)
 
     # --- beyond the interface ---------------------------------------------------------------------------
 

@@ -23,13 +23,14 @@ families start at 0 vCPUs, so a trial can deploy nothing here until upgraded. qu
 
 Gaps: supports_spot=False, managed online deployments have no low-priority VMs (those are for batch).
 has_live_balances=False (credit balances are read elsewhere). invocations() reads Azure Monitor's
-RequestsPerMinute for the endpoint over ARM's REST API; no datapoints means no requests.
+RequestsPerMinute for the endpoint over ARM's REST API with its only supported aggregation, Average
+(azure_metrics); an interval without a value means no requests, any other surprise means unknown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import requests
@@ -50,14 +51,12 @@ from cloudrun.errors import (
 )
 from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
 
-from . import azure_client, azure_quota, azure_template
+from . import azure_client, azure_metrics, azure_quota, azure_template
 from .azure_client import CREDENTIALS_HINT, Target, first_line
 from .azure_resources import (
     Observed,
-    count_requests,
     deployment_entity,
     endpoint_entity,
-    metrics_request,
     needs_traffic,
     observe,
     region_key,
@@ -319,13 +318,18 @@ class AzureMLProvider(Provider):
         return endpoints
 
     def invocations(self, ref: EndpointRef, since: datetime) -> int | None:
-        """Return the endpoint's requests since `since` (Azure Monitor RequestsPerMinute); 0 without datapoints."""
-        path, params = metrics_request(self._ml(), ref.endpoint_id, since)
+        """Return the endpoint's requests since `since` (Azure Monitor RequestsPerMinute, Average x minutes).
+
+        None (unknown, so the endpoint is kept) when Monitor cannot be read or answers in a shape cloudrun does
+        not know how to count (see azure_metrics).
+        """
+        path, params = azure_metrics.metrics_request(self._ml(), ref.endpoint_id, since, datetime.now(timezone.utc))
         try:
             body = self._call(azure_client.arm_get, self._target, self._token_credential(), path, params)
-        except CloudrunError:
+            return azure_metrics.request_count(body, params["interval"])
+        except (CloudrunError, azure_metrics.UnexpectedMetrics) as exc:
+            self.notices.append(f"requests of {ref.name} unknown: {exc}")
             return None
-        return count_requests(body)
 
     def failure_error(self, endpoint: Endpoint) -> CloudrunError:
         """Return the normalised error a failed endpoint's reason stands for, so the deployer can fail over."""

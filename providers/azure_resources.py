@@ -1,11 +1,10 @@
 """Helpers of the Azure adapter: azure-ai-ml entities from rendered parameters, the observed state of an
-endpoint and its deployment (with its logs tail when it failed), quota rows, and Azure Monitor requests.
+endpoint and its deployment (with its logs tail when it failed), and quota rows (metrics: azure_metrics).
 Calls go through the adapter's `call` (translated, retried); state names map through the adapter's map."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 from azure.ai.ml.entities import (
@@ -110,38 +109,3 @@ def seconds(value: str | None) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
-
-
-def metrics_request(ml: Any, endpoint_name: str, since: datetime) -> tuple[str, dict[str, str]]:
-    """Return the ARM path and query of Azure Monitor's RequestsPerMinute for one endpoint since `since`."""
-    now = datetime.now(timezone.utc)
-    since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-    resource = (
-        f"/subscriptions/{ml.subscription_id}/resourceGroups/{ml.resource_group_name}/providers/"
-        f"Microsoft.MachineLearningServices/workspaces/{ml.workspace_name}/onlineEndpoints/{endpoint_name}"
-    )
-    params = {
-        "api-version": "2018-01-01",
-        "metricnames": "RequestsPerMinute",
-        "timespan": f"{iso(since)}/{iso(now)}",
-        "interval": interval((now - since).total_seconds()),
-        "aggregation": "Total",
-    }
-    return f"{resource}/providers/Microsoft.Insights/metrics", params
-
-
-def count_requests(body: dict[str, Any]) -> int:
-    """Return the sum of a metrics answer's datapoints; no datapoints means no requests (0)."""
-    points = [p for m in body.get("value", []) for s in m.get("timeseries", []) for p in s.get("data", [])]
-    return int(sum(point.get("total") or 0 for point in points))
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def interval(window_s: float) -> str:
-    """Return an Azure Monitor interval that keeps a query to a few thousand points (1-minute data for a day)."""
-    if window_s <= 86400:
-        return "PT1M"
-    return "PT1H" if window_s <= 31 * 86400 else "P1D"

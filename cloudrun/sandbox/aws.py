@@ -14,6 +14,7 @@ from typing import Any
 
 from cloudrun.sandbox.guard import require_loopback
 from cloudrun.sandbox.moto_lifecycle import emulate_startup
+from cloudrun.sandbox.moto_metrics import emulate_invocation_metrics
 from cloudrun.sandbox.moto_quotas import emulate_sagemaker_quotas
 from cloudrun.sandbox.moto_types import widen_instance_types
 
@@ -35,7 +36,8 @@ class AwsSandbox:
 
 
 def start(port: int = 0, *, startup_s: float = 0.0) -> AwsSandbox:
-    """Return a moto server on 127.0.0.1 that accepts cloudrun's GPU instance types and SageMaker quotas.
+    """Return a moto server on 127.0.0.1 that accepts cloudrun's GPU instance types and SageMaker quotas,
+    and counts every call to an endpoint as SageMaker does (CloudWatch Invocations per variant).
 
     New endpoints stay Creating for `startup_s` seconds, as real ones do for many minutes.
     """
@@ -47,6 +49,7 @@ def start(port: int = 0, *, startup_s: float = 0.0) -> AwsSandbox:
     widen_instance_types()
     emulate_sagemaker_quotas()
     emulate_startup(startup_s)
+    emulate_invocation_metrics()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()

@@ -64,6 +64,7 @@ class Faults:
     readiness_logs: deque[str] = field(default_factory=deque)  # next deployment fails its readiness probe
     deployment_errors: deque[tuple[int, str, str]] = field(default_factory=deque)  # (status, code, message) on PUT
     throttles: deque[float] = field(default_factory=deque)  # next ARM requests answer 429 with this Retry-After
+    metrics: deque[tuple[int, Any]] = field(default_factory=deque)  # (status, JSON body) of the next metrics reads
 
 
 class FakeArm:
@@ -99,6 +100,11 @@ class FakeArm:
             self.endpoints[name]["properties"]["provisioningState"] = "Succeeded"
             self.keys[name] = secrets.token_hex(16)
 
+    def record_requests(self, endpoint: str, at: float, count: int = 1) -> None:
+        """Count `count` scoring requests to `endpoint` at `at` (epoch seconds), as if served then."""
+        with self._lock:
+            self.invocations.setdefault(endpoint, []).extend([at] * count)
+
     # --- dispatch ----------------------------------------------------------------------------------------
 
     def handle(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Reply:
@@ -115,6 +121,9 @@ class FakeArm:
             if path.startswith("/operations/"):
                 return self._operation(path.rsplit("/", 1)[-1])
             if "/providers/microsoft.insights/metrics" in path.lower():
+                if self.faults.metrics:
+                    status, document = self.faults.metrics.popleft()
+                    return status, {}, document
                 return azure_fake_routes.metrics(self, path, url)
             usages = USAGES_PATH.match(path)
             if usages:

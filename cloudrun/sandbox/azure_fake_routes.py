@@ -46,14 +46,61 @@ def score(arm: FakeArm, path: str, headers: dict[str, str], body: bytes) -> Repl
 
 
 def metrics(arm: FakeArm, path: str, url: str) -> Reply:
-    """Answer RequestsPerMinute for one endpoint: one datapoint per scored request inside the timespan."""
+    """Answer Azure Monitor's Metrics API for one endpoint as Azure does (api-version 2018-01-01).
+
+    RequestsPerMinute supports only the Average aggregation (supported-metrics list for onlineEndpoints): any
+    other asked aggregation gets the per-metric InvalidSamplingType error inside an HTTP 200 (GetMetricError.json).
+    The answer has one datapoint per interval of the timespan; an interval without requests has no value at all,
+    an interval with some has `average` = requests per minute over the minutes that had requests (Sum/Count).
+    """
     name = path.split("/onlineEndpoints/")[-1].split("/")[0]
-    timespan = parse_qs(urlsplit(url).query).get("timespan", [""])[0]
-    start = _epoch(timespan.split("/")[0]) if "/" in timespan else 0.0
-    calls = [t for t in arm.invocations.get(name, []) if t >= start]
-    series = [{"timeStamp": time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime(t)), "total": 1.0} for t in calls]
-    metric = {"name": {"value": "RequestsPerMinute"}, "unit": "Count", "timeseries": [{"data": series}]}
-    return 200, {}, {"value": [metric] if name in arm.endpoints else []}
+    if name not in arm.endpoints:
+        return arm_error(404, "ResourceNotFound", f"The Resource '{name}' was not found.")
+    query = {key: values[-1] for key, values in parse_qs(urlsplit(url).query).items()}
+    if query.get("metricnames") != "RequestsPerMinute":
+        return arm_error(400, "BadRequest", f"Failed to find metric configuration for {query.get('metricnames')}.")
+    grain = query.get("interval", "PT1M")
+    step = _GRAINS.get(grain.upper())
+    timespan = query.get("timespan", "")
+    if step is None or "/" not in timespan:
+        return arm_error(400, "BadRequest", f"Invalid interval {grain!r} or timespan {timespan!r}.")
+    start, end = (_epoch(part) for part in timespan.split("/", 1))
+    asked = [a.strip().lower() for a in query.get("aggregation", "Average").split(",") if a.strip()]
+    metric = {"id": f"{path}/RequestsPerMinute", "type": "Microsoft.Insights/metrics", "unit": "Count",
+              "name": {"value": "RequestsPerMinute", "localizedValue": "Requests Per Minute"}}  # fmt: skip
+    if any(a != "average" for a in asked):
+        wrong = next(a for a in asked if a != "average")
+        metric.update(
+            timeseries=[],
+            errorCode="InvalidSamplingType",
+            errorMessage=f"Sampling type is not found. Metric:RequestsPerMinute, SamplingType:{wrong}.",
+        )
+    else:
+        metric.update(timeseries=[{"metadatavalues": [], "data": _series(arm.invocations.get(name, []), start,
+                                                                         end, step)}], errorCode="Success")  # fmt: skip
+    document = {"cost": 0, "timespan": timespan, "interval": grain, "value": [metric],
+                "namespace": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+                "resourceregion": arm.location}  # fmt: skip
+    return 200, {}, document
+
+
+_GRAINS = {"PT1M": 60, "PT5M": 300, "PT15M": 900, "PT30M": 1800, "PT1H": 3600, "PT6H": 21600, "PT12H": 43200,
+           "P1D": 86400}  # fmt: skip
+
+
+def _series(calls: list[float], start: float, end: float, step: int) -> list[dict[str, object]]:
+    per_minute: dict[int, int] = {}
+    for at in calls:
+        if start <= at < end:
+            per_minute[int(at // 60) * 60] = per_minute.get(int(at // 60) * 60, 0) + 1
+    points = []
+    for begin in range(int(start // step) * step, int(end), step):
+        counts = [n for minute, n in per_minute.items() if begin <= minute < begin + step]
+        point: dict[str, object] = {"timeStamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(begin))}
+        if counts:
+            point["average"] = sum(counts) / len(counts)
+        points.append(point)
+    return points
 
 
 def usages(arm: FakeArm, location: str) -> Reply:
@@ -71,6 +118,10 @@ def usages(arm: FakeArm, location: str) -> Reply:
         for family, (current, limit) in arm.usages.items()
     ]
     return 200, {}, {"value": rows}
+
+
+def arm_error(status: int, code: str, message: str) -> Reply:
+    return status, {}, {"error": {"code": code, "message": message}}
 
 
 def _epoch(iso: str) -> float:
