@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from cloudrun import catalog, credits, deployer, fleet, ledger, naming, scheduler, sizing
+from cloudrun import catalog, credits, deletion, deployer, fleet, ledger, naming, scheduler, sizing
 from cloudrun.errors import Conflict, InvalidInput, NotFound
 from cloudrun.models import (
     PROVIDERS,
@@ -214,9 +214,13 @@ def live_deployment(state: StateStore, name: str) -> Deployment:
 
 
 def down(state: StateStore, load_provider: Callable[[str], Provider], name: str) -> Deployment:
-    """Return the deployment's final row after removing its endpoint and every resource created with it."""
+    """Return the deployment's final row after removing its endpoint and every resource created with it.
+
+    The same claimed, idempotent path as teardown's: a failed delete raises and stays requested, so the next
+    `down`, `teardown` or `watch` finishes it; a deployment another process is deleting raises Conflict.
+    """
     row = live_deployment(state, name)
-    return fleet.remove(state, load_provider(row.provider), row)
+    return deletion.remove(state, load_provider, row, "cloudrun down")
 
 
 def invoke(

@@ -1,6 +1,8 @@
 """Deleting endpoints concurrently, each idempotently, with a bound; and the report of what happened.
 
-Used by every path that removes endpoints: `teardown --idle`, `watch` and `down --all`.
+The one delete path: `down NAME`, the rollback of a failed deploy, `teardown --idle`, `watch` and `down --all`
+all come here. Each deployment is claimed first (`cloudrun.claims`), then its cloud resources are removed, then
+it is settled as deleted, or released when the delete failed: the request stays, and the next run retries it.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudrun import fleet, reaper_store
-from cloudrun.models import Deployment
+from cloudrun import claims, fleet
+from cloudrun.errors import CloudrunError, Conflict
+from cloudrun.models import Deployment, DeploymentStatus
 from cloudrun.providers.base import Provider
 from cloudrun.state import StateStore
 
@@ -46,6 +49,7 @@ class TeardownReport:
     skipped: list[str] = field(default_factory=list)  # providers not reachable that cloudrun has nothing on
     dry_run: bool = False
     interrupted: bool = False
+    errors: dict[str, BaseException] = field(default_factory=dict, repr=False)  # name -> why its delete failed
 
     @property
     def ok(self) -> bool:
@@ -64,8 +68,11 @@ def delete_concurrently(
     report: TeardownReport,
     *,
     max_workers: int = DEFAULT_WORKERS,
+    statuses: Collection[DeploymentStatus] = claims.BILLABLE,
 ) -> TeardownReport:
     """Delete each (row, reason) with at most `max_workers` at once; record every outcome in `report`.
+
+    A row is deleted if its status is in `statuses` (or a claim on it was abandoned); otherwise it is reported kept.
 
     State is written from this thread only (SQLite connections stay in their thread); workers only call
     the cloud. A row is claimed just before its delete starts. Ctrl-C or SIGTERM (in the main thread) starts
@@ -79,11 +86,11 @@ def delete_concurrently(
         while running or (waiting and not stop.is_set()):
             while waiting and len(running) < limit and not stop.is_set():
                 row, reason = waiting.pop(0)
-                claimed = reaper_store.claim(state, row.name, reason)
-                if claimed is None:
-                    report.kept.append(outcome(row, "already deleted or being deleted by another cloudrun"))
+                taken = claims.claim(state, row.name, reason, statuses=statuses)
+                if taken.deployment is None:
+                    report.kept.append(outcome(row, taken.why_not))
                     continue
-                running[pool.submit(_delete_one, load_provider(row.provider), claimed)] = (row, reason)
+                running[pool.submit(_delete_one, load_provider, taken.deployment)] = (taken.deployment, reason)
             if running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -118,7 +125,8 @@ def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
             signal.signal(signum, handler or signal.SIG_DFL)
 
 
-def _delete_one(provider: Provider, row: Deployment) -> None:
+def _delete_one(load_provider: Loader, row: Deployment) -> None:
+    provider = load_provider(row.provider)  # in the worker: an adapter that cannot load fails this row only
     ref = fleet.find_ref(provider, row)
     if ref is not None:
         provider.delete(ref)  # idempotent: not-found is success; refuses anything without cloudrun's tag
@@ -132,10 +140,32 @@ def _settle(state: StateStore, future: Future[None], row: Deployment, reason: st
         report.deleted.append(outcome(row, reason))
         return
     # Any exception: one adapter's failure must not stop the others, and the row must not stay claimed.
-    reaper_store.release(state, row.name, row.status, str(error))
+    claims.release(state, row.name, str(error))
+    report.errors[row.name] = error
     log.error("failed to delete %s: %s", row.name, error)
     report.failed.append(outcome(row, str(error)))
 
 
 def outcome(row: Deployment, reason: str) -> Outcome:
     return Outcome(name=row.name, reason=reason, provider=row.provider, region=row.region)
+
+
+def remove(state: StateStore, load_provider: Loader, row: Deployment, reason: str) -> Deployment:
+    """Return the row once its deployment is deleted (`down NAME`, a rollback); the same claimed path as the rest.
+
+    Raises Conflict if another process is deleting it, and the delete's own error if it failed (the request stays,
+    so the next `down`, `teardown` or `watch` retries it).
+    """
+    report = delete_concurrently(state, load_provider, [(row, reason)], TeardownReport(), max_workers=1,
+                                 statuses=claims.EXPLICIT)  # fmt: skip
+    if report.failed:
+        error = report.errors.get(row.name)
+        message = f"could not remove {row.name}: {report.failed[0].reason}"
+        hint = f"it stays recorded; `cloudrun down {row.name}` (or the next teardown/watch) tries again"
+        raise type(error)(message, hint=hint) if isinstance(error, CloudrunError) else CloudrunError(message, hint=hint)
+    if report.kept:
+        raise Conflict(f"{row.name} was not removed: {report.kept[0].reason}",
+                       hint="wait for it, or check with `cloudrun status --refresh`")  # fmt: skip
+    final = state.get(row.name)
+    assert final is not None
+    return final

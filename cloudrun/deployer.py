@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from cloudrun import deletion
 from cloudrun.errors import AuthError, CapacityUnavailable, CloudrunError, InvalidInput, QuotaExceeded
 from cloudrun.models import Deployment, DeploySpec, Endpoint, EndpointRef, EndpointState, PlanOption
 from cloudrun.providers.base import Provider
@@ -185,13 +186,19 @@ class Deployer:
                 hint=f"remove it with `cloudrun down {spec.name}`, or check it with `cloudrun status --refresh`",
             ) from None
         except CloudrunError as exc:
-            self._roll_back(provider, ref, str(exc))
+            problem = self._roll_back(spec.name, str(exc))
+            if problem:
+                exc.hint = f"{exc.hint}; {problem}" if exc.hint else problem
             raise
         self.state.mark_ready(spec.name, datetime.now(timezone.utc))
         return self.state.get(spec.name)
 
-    def _roll_back(self, provider: Provider, ref: EndpointRef, reason: str) -> None:
-        self.state.mark_failed(ref.name, reason)
-        self.state.mark_deleting(ref.name, reason="rolling back a failed deploy")
-        provider.delete(ref)
-        self.state.mark_deleted(ref.name, reason="rolled back")
+    def _roll_back(self, name: str, reason: str) -> str | None:
+        """Remove a deployment that failed to come up, the way every delete goes; return why not, if it failed."""
+        row = self.state.mark_failed(name, reason)
+        try:
+            deletion.remove(self.state, self.load_provider, row, "rolling back a failed deploy")
+        except CloudrunError as exc:
+            return (f"removing it failed too ({exc.message}): it stays recorded, and `cloudrun down {name}` or the "
+                    f"next teardown/watch removes it")  # fmt: skip
+        return None

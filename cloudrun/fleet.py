@@ -1,7 +1,7 @@
 """What cloudrun has deployed, reconciled with what the clouds say (the cloud is the source of truth).
 
 `reconcile` adopts tagged endpoints missing from state (orphans of a crash), marks vanished ones and
-updates statuses. `remove` deletes one deployment and all its resources, idempotently.
+updates statuses. Removing deployments is `cloudrun.deletion`'s job (one claimed path for every command).
 """
 
 from __future__ import annotations
@@ -128,12 +128,3 @@ def find_ref(provider: Provider, row: Deployment) -> EndpointRef | None:
         if endpoint.ref.name == row.name:
             return endpoint.ref
     return None
-
-
-def remove(state: StateStore, provider: Provider, row: Deployment, *, reason: str = "cloudrun down") -> Deployment:
-    """Return the row after deleting the deployment's cloud resources (idempotent: gone is done)."""
-    ref = find_ref(provider, row)
-    state.mark_deleting(row.name, reason=reason)
-    if ref is not None:
-        provider.delete(ref)
-    return state.mark_deleted(row.name, reason=reason)

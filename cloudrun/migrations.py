@@ -64,9 +64,19 @@ def m004_deployment_limits(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_deletions(conn: sqlite3.Connection) -> None:
+    """Create the deletion requests and their claims: one row per deployment asked to go; see claims.py."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS deletions (name TEXT PRIMARY KEY NOT NULL, reason TEXT NOT NULL,
+            requested_at TEXT NOT NULL, back_to TEXT NOT NULL, owner TEXT, claimed_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT)"""
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_deployments,
     m002_events,
     m003_credit_ledger,
     m004_deployment_limits,
+    m005_deletions,
 )

@@ -1,17 +1,13 @@
-"""The reaper's writes to the state store: claiming a deletion, giving a failed one back, logging decisions.
+"""The reaper's own writes to the state store: its decisions, logged once per change of verdict.
 
-Two `cloudrun watch` processes may decide to delete the same endpoint. Each claims it first, in one
-BEGIN IMMEDIATE transaction that moves the row to `deleting` only if it is still billable (creating,
-in service or failed); SQLite lets one writer in at a time, so exactly one wins and the other skips.
-These write the `deployments` and `events` tables of state.py directly, in that module's formats.
+(Claiming a deletion and giving a failed one back live in claims.py, shared by every delete path.)
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from cloudrun.models import Deployment, DeploymentStatus
-from cloudrun.reaper import BILLABLE, Decision
+from cloudrun.reaper import Decision
 from cloudrun.state import StateStore
 
 _EVENT = "INSERT INTO events (name, at, kind, detail) VALUES (?, ?, ?, ?)"
@@ -19,34 +15,6 @@ _EVENT = "INSERT INTO events (name, at, kind, detail) VALUES (?, ?, ?, ?)"
 
 def _iso(now: datetime | None) -> str:
     return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def claim(state: StateStore, name: str, reason: str, now: datetime | None = None) -> Deployment | None:
-    """Return the row, now `deleting`, if this process won it; None if it is gone or another process has it."""
-    at = _iso(now)
-    with state.transaction() as conn:
-        row = conn.execute("SELECT status FROM deployments WHERE name = ?", (name,)).fetchone()
-        if row is None or row["status"] not in {status.value for status in BILLABLE}:
-            return None
-        conn.execute(
-            "UPDATE deployments SET status = ?, updated_at = ? WHERE name = ?",
-            (DeploymentStatus.deleting.value, at, name),
-        )
-        conn.execute(_EVENT, (name, at, "deleting", f"{row['status']} -> deleting: {reason}"))
-    return state.get(name)
-
-
-def release(state: StateStore, name: str, back_to: DeploymentStatus, error: str, now: datetime | None = None) -> None:
-    """Put a claimed row whose delete failed back to `back_to`, so the next check tries again (delete is idempotent)."""
-    at = _iso(now)
-    with state.transaction() as conn:
-        changed = conn.execute(
-            "UPDATE deployments SET status = ?, updated_at = ? WHERE name = ? AND status = ?",
-            (back_to.value, at, name, DeploymentStatus.deleting.value),
-        ).rowcount
-        if changed:
-            detail = f"deleting -> {back_to.value}: delete failed ({error}); the next check tries again"
-            conn.execute(_EVENT, (name, at, "delete_failed", detail))
 
 
 def log_decision(state: StateStore, decision: Decision, now: datetime | None = None) -> bool:

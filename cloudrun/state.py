@@ -221,6 +221,8 @@ class StateStore:
             current = _require(conn, name)
             deployment = _changed(current, status=status, **changes, **({stamp: at} if stamp else {}))
             _save(conn, deployment, at)
+            if status in GONE:  # a deletion asked for it is done (claims.py)
+                conn.execute("DELETE FROM deletions WHERE name = ?", (name,))
             detail = f"{current.status.value} -> {status.value}" + (f": {reason}" if reason else "")
             _log(conn, name, at, status.value, detail)
         return deployment

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
-from cloudrun import fleet, limits, reaper, reaper_store
+from cloudrun import claims, fleet, limits, reaper, reaper_store
 from cloudrun.deletion import DEFAULT_WORKERS, Loader, Outcome, TeardownReport, delete_concurrently, outcome
 from cloudrun.errors import CloudrunError, Conflict
-from cloudrun.models import Deployment
+from cloudrun.models import Deployment, DeploymentStatus
 from cloudrun.reaper import Candidate, Policy
 from cloudrun.state import StateStore
 
@@ -58,11 +58,13 @@ def check(
     now = now or datetime.now(timezone.utc)
     report = TeardownReport(dry_run=dry_run)
     rows = _reconciled_rows(state, load_provider, providers, regions, now, report)
+    unfinished = _unfinished(state, rows, now)  # deletions asked before and not done: retried whatever the rules say
     stored = limits.all_limits(state)
-    candidates = [Candidate.of(row, stored.get(row.name), now) for row in rows if row.status in reaper.BILLABLE]
+    candidates = [Candidate.of(row, stored.get(row.name), now) for row in rows
+                  if row.status in reaper.BILLABLE and row.name not in unfinished]  # fmt: skip
     for row in rows:
-        if row.status not in reaper.BILLABLE:
-            report.kept.append(outcome(row, f"{row.status.value}: not billable yet, or a deletion is under way"))
+        if row.status not in reaper.BILLABLE and row.name not in unfinished:
+            report.kept.append(outcome(row, _why_not_billable(row, state, now)))
     counts = _invocations(candidates, rows, load_provider, now, policy)
     month = reaper.month_to_date_usd(state.list(include_deleted=True), now)
     credit = _credit(candidates, credit_runs_out_at or ledger_credit_runs_out_at(state), report)
@@ -74,12 +76,35 @@ def check(
             reaper_store.log_decision(state, decision, now)
         if not decision.delete:
             report.kept.append(outcome(by_name[decision.name], decision.reason))
-    doomed = [(by_name[d.name], d.reason) for d in decisions if d.delete]
+    doomed = [(by_name[name], reason) for name, reason in unfinished.items()]
+    doomed += [(by_name[d.name], d.reason) for d in decisions if d.delete]
     if dry_run:
         report.deleted += [outcome(row, f"would delete: {reason}") for row, reason in doomed]
     else:
         delete_concurrently(state, load_provider, doomed, report, max_workers=max_workers)
     return report
+
+
+def _unfinished(state: StateStore, rows: Sequence[Deployment], now: datetime) -> dict[str, str]:
+    """Return {name: reason} of the rows whose deletion was asked and not finished (failed, or its process died)."""
+    requests = claims.pending(state)
+    found = {}
+    for row in rows:
+        request = requests.get(row.name)
+        if row.status is DeploymentStatus.deleting and (request is None or request.stale(now)):
+            asked = request.reason if request else "a deletion"
+            found[row.name] = f"finishing {asked!r}, which stopped part-way"
+        elif request is not None and row.status in reaper.BILLABLE:
+            found[row.name] = f"retrying {request.reason!r}, which failed: {request.last_error or 'unknown error'}"
+    return found
+
+
+def _why_not_billable(row: Deployment, state: StateStore, now: datetime) -> str:
+    if row.status is DeploymentStatus.deleting:
+        request = claims.pending(state).get(row.name)
+        holder = f" by {request.owner}" if request and request.owner else ""
+        return f"deleting: a deletion is under way{holder}"
+    return f"{row.status.value}: not billable yet"
 
 
 def _reconciled_rows(
@@ -171,8 +196,10 @@ def down_all(
     now = datetime.now(timezone.utc)
     report = TeardownReport(dry_run=dry_run)
     rows = _reconciled_rows(state, load_provider, providers, regions, now, report)
-    doomed = [(row, "cloudrun down --all") for row in rows if row.status in reaper.BILLABLE]
-    report.kept += [outcome(row, f"{row.status.value}: skipped") for row in rows if row.status not in reaper.BILLABLE]
+    unfinished = _unfinished(state, rows, now)
+    doomed = [(row, "cloudrun down --all") for row in rows if row.status in reaper.BILLABLE or row.name in unfinished]
+    report.kept += [outcome(row, _why_not_billable(row, state, now)) for row in rows
+                    if row.status not in reaper.BILLABLE and row.name not in unfinished]  # fmt: skip
     if dry_run:
         report.deleted += [outcome(row, "would delete: cloudrun down --all") for row, _ in doomed]
         return report

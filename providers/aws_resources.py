@@ -147,5 +147,6 @@ def guarded_removal(call: Call, region: str, endpoint_name: str, resources: dict
                 hint=f"cloudrun only deletes what carries the tag {MANAGED_TAG}=true; delete it yourself if intended",
             )
     for kind, name, resource in found:
-        if resource:
+        going = kind == "endpoint" and resource is not None and resource[0].get("EndpointStatus") == "Deleting"
+        if resource and not going:  # an endpoint already Deleting cannot be asked again; its config and models can
             remove(call, region, kind, name)

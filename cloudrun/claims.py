@@ -1,0 +1,152 @@
+"""Deletion requests and their claims: the one record every delete path keeps (table `deletions`, m005).
+
+`down`, a failed deploy's rollback, `teardown`, `watch` and `down --all` all remove a deployment the same way
+(`cloudrun.deletion`): claim it, ask the cloud, then settle (deleted) or release (the delete failed). A claim
+moves the row to `deleting` in one BEGIN IMMEDIATE transaction and records who holds it, so two processes
+never delete the same endpoint at once. The request outlives a failure: a released row goes back to the status
+it had, keeps its request, and the next `teardown`, `watch` or `down` retries it. A claim whose holder died
+(kill -9, a crash, a reboot) or that is older than LEASE is stale: the next run takes it over and finishes the
+job. So no sequence of failures leaves a row in `deleting` for good.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cloudrun import reaper, timeutil
+from cloudrun.models import Deployment, DeploymentStatus
+from cloudrun.state import StateStore
+
+# A delete call takes seconds to minutes (Vertex undeploys within its 15-minute operation deadline): a claim held
+# longer than this was abandoned by a process on another machine that this one cannot check.
+LEASE = timedelta(minutes=30)
+BILLABLE = frozenset(reaper.BILLABLE)  # what teardown, watch and `down --all` remove
+EXPLICIT = BILLABLE | {DeploymentStatus.intent}  # `down NAME` and rollback also remove a deploy cut short
+_EVENT = "INSERT INTO events (name, at, kind, detail) VALUES (?, ?, ?, ?)"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A deployment asked to go: why, since when, who holds it now (None: nobody), how it went so far."""
+
+    name: str
+    reason: str
+    requested_at: datetime
+    back_to: DeploymentStatus
+    owner: str | None
+    claimed_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+    def stale(self, now: datetime) -> bool:
+        """Return whether nobody is working on it: unclaimed, its holder's process is gone, or past the lease."""
+        if self.owner is None or self.claimed_at is None:
+            return True
+        if now - self.claimed_at >= LEASE:
+            return True
+        host, _, pid = self.owner.rpartition(":")
+        return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of a claim: the row (now `deleting`, this process's to delete), or why it is not."""
+
+    deployment: Deployment | None
+    why_not: str = ""
+
+
+def me() -> str:
+    """Return this process as a claim's owner: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(
+    state: StateStore,
+    name: str,
+    reason: str,
+    *,
+    statuses: Collection[DeploymentStatus] = BILLABLE,
+    now: datetime | None = None,
+) -> Claim:
+    """Return the row, now `deleting` and held by this process, if it is in `statuses` or its claim is stale."""
+    at = timeutil.utc(now)
+    with state.transaction() as conn:
+        row = conn.execute("SELECT status FROM deployments WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return Claim(None, "not recorded")
+        status = DeploymentStatus(row["status"])
+        request = _request(conn.execute("SELECT * FROM deletions WHERE name = ?", (name,)).fetchone())
+        if status is DeploymentStatus.deleting:
+            if request is not None and not request.stale(at):
+                since = f"{request.claimed_at:%H:%M:%S} UTC" if request.claimed_at else "a moment ago"
+                return Claim(None, f"being deleted by another cloudrun ({request.owner}, since {since})")
+            back_to = request.back_to if request else DeploymentStatus.failed
+            detail = f"deleting (taken over: {'its holder ' + request.owner + ' stopped' if request else 'unclaimed'})"
+        elif status in statuses:
+            back_to, detail = status, f"{status.value} -> deleting"
+        else:
+            return Claim(None, f"{status.value}: not deleted by this run")
+        first = request.reason if request else reason
+        conn.execute(
+            "INSERT OR REPLACE INTO deletions (name, reason, requested_at, back_to, owner, claimed_at, attempts,"
+            " last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, first, timeutil.iso(request.requested_at if request else at), back_to.value, me(),
+             timeutil.iso(at), (request.attempts if request else 0) + 1, request.last_error if request else None),
+        )  # fmt: skip
+        conn.execute(
+            "UPDATE deployments SET status = ?, updated_at = ? WHERE name = ?",
+            (DeploymentStatus.deleting.value, timeutil.iso(at), name),
+        )
+        conn.execute(_EVENT, (name, timeutil.iso(at), "deleting", f"{detail}: {reason}"))
+    return Claim(state.get(name))
+
+
+def release(state: StateStore, name: str, error: str, now: datetime | None = None) -> None:
+    """Give a claim this process holds back after a failed delete: the row returns to its status, the request stays."""
+    at = timeutil.iso(timeutil.utc(now))
+    with state.transaction() as conn:
+        request = _request(conn.execute("SELECT * FROM deletions WHERE name = ?", (name,)).fetchone())
+        if request is None or request.owner != me():
+            return
+        conn.execute("UPDATE deletions SET owner = NULL, claimed_at = NULL, last_error = ? WHERE name = ?",
+                     (error, name))  # fmt: skip
+        changed = conn.execute(
+            "UPDATE deployments SET status = ?, updated_at = ? WHERE name = ? AND status = ?",
+            (request.back_to.value, at, name, DeploymentStatus.deleting.value),
+        ).rowcount
+        if changed:
+            detail = f"deleting -> {request.back_to.value}: delete failed ({error}); the next run tries again"
+            conn.execute(_EVENT, (name, at, "delete_failed", detail))
+
+
+def pending(state: StateStore) -> dict[str, Request]:
+    """Return every deletion asked for and not finished, by deployment name (claimed ones too)."""
+    with state.transaction() as conn:
+        rows = conn.execute("SELECT * FROM deletions ORDER BY requested_at, name").fetchall()
+    return {request.name: request for request in map(_request, rows) if request is not None}
+
+
+def _request(row: object) -> Request | None:
+    if row is None:
+        return None
+    values = dict(row)  # type: ignore[call-overload]
+    return Request(
+        name=values["name"], reason=values["reason"], requested_at=timeutil.parse(values["requested_at"]),
+        back_to=DeploymentStatus(values["back_to"]), owner=values["owner"],
+        claimed_at=timeutil.parse(values["claimed_at"]), attempts=values["attempts"], last_error=values["last_error"],
+    )  # fmt: skip
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
