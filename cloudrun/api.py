@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from cloudrun import catalog, credits, deletion, deployer, fleet, ledger, naming, scheduler, sizing
-from cloudrun.errors import Conflict, InvalidInput, NotFound
+from cloudrun import limits as limits_store
+from cloudrun.errors import AuthError, Conflict, InvalidInput, NotFound
+from cloudrun.limits import Limits
 from cloudrun.models import (
     PROVIDERS,
     CheckResult,
@@ -76,12 +78,10 @@ def plan(
     need = size(model, precision=precision, context=context, concurrency=concurrency, config=config)
     offers = catalog.offers(catalog_path=catalog_file, providers=providers, regions=regions)
     now = now or datetime.now(timezone.utc)
-    if grants is None:  # the ledger, net of what running deployments burn, unless a credits file is given
-        grants = credits.load_grants(credits_file) if credits_file else ledger.grants_for_planning(now)
     return scheduler.rank(
         need,
         offers,
-        grants,
+        resolve_grants(credits_file, grants, now),
         hours=run_hours,
         now=now,
         spot=spot,
@@ -90,17 +90,34 @@ def plan(
     )
 
 
+def resolve_grants(
+    credits_file: Path | None, grants: Sequence[CreditGrant] | None, now: datetime
+) -> Sequence[CreditGrant]:
+    """Return the grants to plan with: those given, a credits file's, or the ledger's net of running burn."""
+    if grants is not None:
+        return grants
+    return credits.load_grants(credits_file) if credits_file else ledger.grants_for_planning(now)
+
+
 # --- Deploying and managing endpoints --------------------------------------------------------------------
 
 
 @dataclass
 class DeployPlan:
-    """What `deploy` will do: the deployment name, the ranked placements it will try, and what it skipped."""
+    """What `deploy` will do: the deployment name, the ranked placements it will try, and what it skipped.
+
+    `grants` are the credits the plan was priced with (a --credits file's, or the ledger's): a --free-only
+    deploy records when they stop paying from these same grants.
+    """
 
     name: str
     plan: Plan
     placements: list[PlanOption]
     skipped: dict[str, str] = field(default_factory=dict)  # provider -> why it is not tried
+    grants: Sequence[CreditGrant] = ()
+    free_only: bool = False
+    max_price_per_hour_usd: Decimal | None = None
+    prechecked: list[tuple[PlanOption, str, str]] | None = None  # (option, where, why) skipped before any create
 
     def spec(self, option: PlanOption) -> DeploySpec:
         need = self.plan.need
@@ -128,31 +145,57 @@ def prepare_deploy(
     region: str | None = None,
     instance_type: str | None = None,
     name: str | None = None,
+    spot: bool = False,
+    free_only: bool = False,
+    max_price: float | str | Decimal | None = None,
+    credits_file: Path | None = None,
+    grants: Sequence[CreditGrant] | None = None,
+    now: datetime | None = None,
     **plan_options: Any,
 ) -> DeployPlan:
     """Return the deploy plan: placements in ranked order, restricted to providers cloudrun can deploy to.
 
     Without --instance-type this is `--cheapest` within the --provider/--region filters; with it, the
-    ranked placements of that instance type (one, when --region is given too).
+    ranked placements of that instance type (one, when --region is given too). `spot` deploys on spot
+    capacity where the service has it (Vertex AI); `free_only` keeps placements credit pays for in full;
+    `max_price` (USD/h) keeps placements at most that dear, and lets failover use any of them without asking.
     """
     if cheapest and instance_type:
         raise InvalidInput("--cheapest chooses the instance type itself", hint="drop --instance-type or --cheapest")
     name = naming.validate(name) if name else None
+    ceiling = _max_price(max_price)
+    now = now or datetime.now(timezone.utc)
+    used = resolve_grants(credits_file, grants, now)
     result = plan(model, providers=[provider] if provider else None, regions=[region] if region else None,
-                  include_infeasible=bool(instance_type), **plan_options)  # fmt: skip
-    options = _of_type(result, instance_type) if instance_type else list(result.options)
+                  include_infeasible=bool(instance_type), spot=spot, grants=used, now=now,
+                  **plan_options)  # fmt: skip
+    options = _of_type(result, instance_type, spot) if instance_type else _on_demand_or_spot(result, spot)
+    if spot and not options:
+        raise InvalidInput("no spot placement fits this model here: only Vertex AI serves endpoints on spot VMs",
+                           hint="drop --spot, or plan with `cloudrun plan --spot --provider gcp`")  # fmt: skip
     skipped = {o.offer.provider: "no deploy adapter yet" for o in options if o.offer.provider not in registry.REGISTRY}
     placements = [o for o in options if o.offer.provider in registry.REGISTRY]
+    if ceiling is not None:
+        placements = _at_most(placements, ceiling)
+    if free_only:
+        placements = ledger.free_placements(placements)
     if not placements:
         why = "; ".join(f"{p}: {reason}" for p, reason in skipped.items()) or "no offer fits this model"
         raise InvalidInput(f"nothing to deploy to ({why})", hint="`cloudrun plan --all` shows why offers were left out")
-    return DeployPlan(name or naming.derive(result.need.id), result, placements, skipped)
+    return DeployPlan(name or naming.derive(result.need.id), result, placements, skipped, grants=used,
+                      free_only=free_only, max_price_per_hour_usd=ceiling)  # fmt: skip
 
 
-def _of_type(result: Plan, instance_type: str) -> list[PlanOption]:
-    matches = [o for o in result.options if o.offer.instance_type == instance_type and not o.spot]
+def _on_demand_or_spot(result: Plan, spot: bool) -> list[PlanOption]:
+    """Return the ranked options for a deploy: spot ones only with --spot, on-demand ones otherwise."""
+    return [o for o in result.options if o.spot == spot]
+
+
+def _of_type(result: Plan, instance_type: str, spot: bool = False) -> list[PlanOption]:
+    matches = [o for o in result.options if o.offer.instance_type == instance_type and o.spot == spot]
     if not matches:
-        raise InvalidInput(f"{instance_type} is not in the catalog for that provider and region",
+        kind = "a spot offer" if spot else "in the catalog"
+        raise InvalidInput(f"{instance_type} is not {kind} for that provider and region",
                            hint="see `cloudrun plan --all` for the instance types cloudrun knows")  # fmt: skip
     feasible = [o for o in matches if o.fit.feasible]
     if not feasible:
@@ -160,10 +203,86 @@ def _of_type(result: Plan, instance_type: str) -> list[PlanOption]:
     return feasible
 
 
-def dry_run_requests(deploy_plan: DeployPlan, load_provider: Callable[[str], Provider]) -> list[tuple[str, dict]]:
-    """Return the exact requests `deploy` would send for its first placement, sending nothing."""
-    first = deploy_plan.placements[0]
-    return load_provider(first.offer.provider).render_requests(deploy_plan.spec(first))
+def _max_price(value: float | str | Decimal | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidInput(f"--max-price {value!r} is not a number of USD per hour") from None
+    if not price.is_finite() or price <= 0:
+        raise InvalidInput(f"--max-price must be a positive number of USD per hour, not {value}")
+    return price
+
+
+def _at_most(placements: list[PlanOption], ceiling: Decimal) -> list[PlanOption]:
+    kept = [o for o in placements if o.price_per_hour_usd <= ceiling]
+    if not kept:
+        cheapest = min(o.price_per_hour_usd for o in placements)
+        raise InvalidInput(f"--max-price ${ceiling}/h: every placement costs more (the cheapest ${cheapest}/h)",
+                           hint="raise --max-price, or widen --provider/--region")  # fmt: skip
+    return kept
+
+
+def dry_run_requests(
+    deploy_plan: DeployPlan, load_provider: Callable[[str], Provider]
+) -> tuple[list[str], list[tuple[str, dict]]]:
+    """Return (what a real deploy would skip, and why; the requests it would send first), sending nothing.
+
+    Placements the adapter refuses before anything is created (e.g. Azure without its vLLM wrapper image) are
+    skipped as the real deploy skips them; quota is not read (that would be a call).
+    """
+    skipped: dict[str, str] = {}
+    for option in deploy_plan.placements:
+        spec = deploy_plan.spec(option)
+        where = f"{spec.provider} {spec.region} {spec.instance_type}"
+        try:
+            provider = load_provider(spec.provider)
+        except InvalidInput as exc:
+            skipped.setdefault(f"{spec.provider}: {exc}", where)
+            continue
+        reason = provider.unavailable_reason(spec)
+        if reason:
+            skipped.setdefault(f"{spec.provider}: {reason}", where)
+            continue
+        return _skips(skipped), provider.render_requests(spec)
+    raise InvalidInput("a real deploy would skip every placement: " + "; ".join(_skips(skipped)),
+                       hint="see the reasons; `cloudrun plan --all` lists every offer")  # fmt: skip
+
+
+def _skips(skipped: dict[str, str]) -> list[str]:
+    return [f"{reason} (from {where} on)" for reason, where in skipped.items()]
+
+
+def precheck(deploy_plan: DeployPlan, load_provider: Callable[[str], Provider]) -> list[tuple[str, str]]:
+    """Drop the placements a deploy would skip before creating anything; return them, with why.
+
+    Skipped: every placement of a provider whose credentials do not work (`check()`), then each the adapter
+    refuses or has no quota for. Run before asking the user, so the price confirmed is the price of the placement
+    really tried first; the checks are cached by the adapters, and a plan is checked once. Keeps the last
+    placement if every one would be skipped, so the deploy itself reports why.
+    """
+    if deploy_plan.prechecked is None:
+        kept, skipped = [], []
+        unusable: dict[str, str | None] = {}  # provider -> why its credentials cannot deploy (None: they can)
+        for option in deploy_plan.placements:
+            spec = deploy_plan.spec(option)
+            try:
+                provider = load_provider(spec.provider)
+                if spec.provider not in unusable:
+                    checked = provider.check()
+                    unusable[spec.provider] = None if checked.credentials_ok else (
+                        f"{checked.detail} ({checked.hint})" if checked.hint else checked.detail)  # fmt: skip
+                why = unusable[spec.provider] or deployer.skip_reason(provider, spec)
+            except (AuthError, InvalidInput):
+                why = None  # the deploy itself reports it, and moves on to the next provider
+            if why:
+                skipped.append((option, f"{spec.provider} {spec.region} {spec.instance_type}", why))
+            else:
+                kept.append(option)
+        deploy_plan.prechecked = skipped
+        deploy_plan.placements = kept or deploy_plan.placements[-1:]
+    return [(where, why) for _, where, why in deploy_plan.prechecked]
 
 
 def deploy(
@@ -171,13 +290,38 @@ def deploy(
     state: StateStore,
     load_provider: Callable[[str], Provider],
     *,
+    auto_teardown: Limits | None = None,
     progress: Callable[[str], None] | None = None,
     policy: deployer.WaitPolicy | None = None,
+    approve: Callable[[PlanOption], bool] | None = None,
 ) -> deployer.DeployResult:
-    """Return the deployment in service on the first placement that works; fail over on quota and capacity."""
+    """Return the deployment in service on the first placement that works; fail over on quota, capacity, credentials.
+
+    The whole deploy: the name checked once, the auto-teardown limits stored before anything is created (so
+    `watch` enforces them even if this process dies), and for a --free-only plan the moment its credit stops
+    paying, from the grants the plan was priced with. A placement dearer than the first is tried only if
+    `approve(option)` says so, or it is within the plan's --max-price.
+    """
     ensure_name_free(state, deploy_plan.name)  # before any cloud call, quota reads included
-    runner = deployer.Deployer(state, load_provider, policy=policy, progress=progress)
-    return runner.run(deploy_plan.placements, deploy_plan.spec)
+    precheck(deploy_plan, load_provider)
+    if auto_teardown:
+        limits_store.set_limits(state, deploy_plan.name, idle_timeout=auto_teardown.idle_timeout,
+                                ttl=auto_teardown.ttl, max_spend=auto_teardown.max_spend_usd)  # fmt: skip
+    gate = deployer.PriceGate(deploy_plan.placements[0], deploy_plan.max_price_per_hour_usd, approve)
+    runner = deployer.Deployer(state, load_provider, policy=policy, progress=progress, price_gate=gate)
+    result = runner.run(deploy_plan.placements, deploy_plan.spec)
+    chosen = result.option
+    before = [(where, why) for option, where, why in deploy_plan.prechecked or () if _ranked_before(option, chosen)]
+    result.attempts[:0] = [deployer.Attempt(where, why) for where, why in before]
+    if deploy_plan.free_only:
+        start = result.deployment.created_at
+        runs_out = credits.paid_until(chosen.price_per_hour_usd, deploy_plan.grants, chosen.offer, start)
+        ledger.Ledger(state).store_credit_runs_out(result.deployment.name, runs_out, start)
+    return result
+
+
+def _ranked_before(option: PlanOption, chosen: PlanOption | None) -> bool:
+    return chosen is None or scheduler.sort_key(option) < scheduler.sort_key(chosen)
 
 
 def status(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from cloudrun import api, limits, render_deploy
+from cloudrun import api, render_deploy
 from cloudrun.cli_common import (
     DryRunOpt,
     JsonOpt,
@@ -23,7 +26,7 @@ from cloudrun.cli_common import (
 )
 from cloudrun.deployer import DeployInterrupted, WaitPolicy
 from cloudrun.errors import InvalidInput
-from cloudrun.models import Precision
+from cloudrun.models import PlanOption, Precision
 from cloudrun.state import StateStore
 
 
@@ -54,6 +57,7 @@ def deploy(
     name: str | None = typer.Option(None, "--name", help="Deployment name (default: from the model id)."),
     precision: Precision | None = typer.Option(None, "--precision", help="bf16, fp8, int8 or int4."),
     context: int | None = typer.Option(None, "--context", help="Max tokens per request (vLLM max model length)."),
+    spot: bool = typer.Option(False, "--spot", help="On spot VMs (Vertex AI only): cheaper, can be reclaimed."),
     hours: float = typer.Option(24.0, "--hours", help="How long you expect it to run, for the cost shown."),
     catalog: Path | None = typer.Option(None, "--catalog", help="A price CSV replacing the bundled snapshot."),
     credits: Path | None = typer.Option(None, "--credits", help="A JSON list of credit grants."),
@@ -63,6 +67,8 @@ def deploy(
     resource_group: str | None = typer.Option(None, "--resource-group", help="Azure resource group."),
     workspace: str | None = typer.Option(None, "--workspace", help="Azure ML workspace."),
     free_only: bool = typer.Option(False, "--free-only", help="Only placements credit pays for in full."),
+    max_price: str | None = typer.Option(None, "--max-price", help="Only placements up to this USD/h; failover "
+                                         "to any of them without asking."),  # fmt: skip
     idle_timeout: str | None = typer.Option(None, "--idle-timeout", help="`watch` removes it when idle this long."),
     ttl: str | None = typer.Option(None, "--ttl", help="`watch` removes it this long after creation, e.g. 8h."),
     max_spend: str | None = typer.Option(None, "--max-spend", help="`watch` removes it before it costs more (USD)."),
@@ -75,41 +81,31 @@ def deploy(
     enter_sandbox(sandbox)
     plan = api.prepare_deploy(
         model, cheapest=cheapest, provider=provider, region=region, instance_type=instance_type, name=name,
-        precision=precision, context=context, hours=hours, catalog_file=catalog, credits_file=credits,
+        precision=precision, context=context, hours=hours, catalog_file=catalog, credits_file=credits, spot=spot,
+        free_only=free_only, max_price=max_price,
     )  # fmt: skip
-    if free_only:
-        from cloudrun import ledger
-
-        plan.placements = ledger.free_placements(plan.placements)
     load = _loader(role, project, subscription, resource_group, workspace)
     from cloudrun.cli_reaper import deploy_limits  # here, so `--help` lists deploy before teardown
 
     auto_teardown = deploy_limits(idle_timeout, ttl, max_spend)
     console = err if as_json else out
-    render_deploy.print_deploy_plan(console, plan)
     if dry_run:
-        requests = api.dry_run_requests(plan, load)
-        if as_json:
-            print_json({"name": plan.name, "dry_run": True, "requests": [{"operation": op, "params": params}
-                                                                          for op, params in requests]})  # fmt: skip
-        else:
-            render_deploy.print_requests(out, requests)
-        return
+        render_deploy.print_deploy_plan(console, plan)
+        return _dry_run(plan, load, as_json)
     with StateStore() as state:
         api.ensure_name_free(state, plan.name)  # refuse before asking, and before any cloud call
+    # Skip what cannot be used (no quota, adapter refusal) before asking, so the price asked is the one tried first.
+    for where, why in api.precheck(plan, load):
+        console.print(f"skipping {where}: {why}", style="dim", highlight=False, markup=False)
+    render_deploy.print_deploy_plan(console, plan)
     first = plan.placements[0]
     confirm(f"Deploy {plan.name} on {first.offer.instance_type} at ${first.price_per_hour_usd}/h?", yes=yes)
     try:
         with render_deploy.progress(console) as update, StateStore() as state:
-            # Limits first: `watch` then enforces them even if this process dies while the endpoint starts.
-            limits.set_limits(state, plan.name, **auto_teardown)  # type: ignore[arg-type]
             # the sandbox's endpoints start in seconds, real ones in many minutes: poll accordingly
             policy = WaitPolicy(first_s=0.5, max_s=2.0) if sandbox else None
-            result = api.deploy(plan, state, load, progress=update, policy=policy)
-            if free_only:
-                from cloudrun import ledger
-
-                ledger.Ledger(state).record_credit_runs_out(result.deployment.name, datetime.now(timezone.utc))
+            result = api.deploy(plan, state, load, auto_teardown=auto_teardown, progress=update, policy=policy,
+                                approve=_approver(update, yes))  # fmt: skip
     except KeyboardInterrupt:
         raise DeployInterrupted(
             f"interrupted; {plan.name} may be partly created (and billing)",
@@ -118,7 +114,35 @@ def deploy(
     if as_json:
         print_json(render_deploy.deployment_json(result.deployment))
     else:
-        render_deploy.print_deployed(out, result)
+        render_deploy.print_deployed(out, result, sandbox=sandbox)
+
+
+def _approver(progress: render_deploy.Progress, yes: bool) -> Callable[[PlanOption], bool]:
+    """Return how a dearer failover placement gets its yes: --yes, else a question (no terminal: no)."""
+
+    def approve(option: PlanOption) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            return False
+        question = (f"The cheaper placements failed. Deploy on {option.offer.provider} {option.offer.region} "
+                    f"{option.offer.instance_type} at ${option.price_per_hour_usd}/h instead?")  # fmt: skip
+        with progress.paused():
+            return typer.confirm(question, default=False, err=True)
+
+    return approve
+
+
+def _dry_run(plan: api.DeployPlan, load: Callable[[str], Any], as_json: bool) -> None:
+    """Show the requests the real deploy would send first (skipping placements it would refuse), sending nothing."""
+    skipped, requests = api.dry_run_requests(plan, load)
+    for reason in skipped:
+        err.print(f"[yellow]warning:[/yellow] a real deploy would skip {reason}", highlight=False)
+    if as_json:
+        print_json({"name": plan.name, "dry_run": True, "skipped": skipped,
+                    "requests": [{"operation": op, "params": params} for op, params in requests]})  # fmt: skip
+    else:
+        render_deploy.print_requests(out, requests)
 
 
 @app.command()

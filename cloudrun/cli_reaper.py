@@ -26,6 +26,7 @@ from cloudrun.cli_common import (
     split_values,
 )
 from cloudrun.errors import InvalidInput
+from cloudrun.limits import Limits
 from cloudrun.reaper import Policy, parse_duration
 from cloudrun.state import StateStore
 
@@ -177,13 +178,13 @@ def metrics(
         raise typer.Exit(0) from None
 
 
-def deploy_limits(idle_timeout: str | None, ttl: str | None, max_spend: str | None) -> dict[str, object]:
-    """Return `limits.set_limits` keywords from deploy's --idle-timeout/--ttl/--max-spend (validated)."""
-    return {
-        "idle_timeout": parse_duration(idle_timeout) if idle_timeout else None,
-        "ttl": parse_duration(ttl) if ttl else None,
-        "max_spend": usd(max_spend, "--max-spend"),
-    }
+def deploy_limits(idle_timeout: str | None, ttl: str | None, max_spend: str | None) -> Limits:
+    """Return the auto-teardown limits of deploy's --idle-timeout/--ttl/--max-spend (validated)."""
+    return Limits(
+        idle_timeout=parse_duration(idle_timeout) if idle_timeout else None,
+        ttl=parse_duration(ttl) if ttl else None,
+        max_spend_usd=usd(max_spend, "--max-spend"),
+    )
 
 
 def down_all(providers: list[str] | None, *, yes: bool, dry_run: bool, as_json: bool, workers: int) -> None:

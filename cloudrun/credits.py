@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -137,3 +137,17 @@ def spend(
         if covered >= hours:
             break
     return sum((u.amount_usd for u in uses), Decimal(0)), tuple(uses)
+
+
+def paid_until(price_per_hour: Decimal, grants: Sequence[CreditGrant], offer: Offer, start: datetime) -> datetime:
+    """Return when credit stops paying for `offer` at this price from `start`: `start` if no grant pays for it.
+
+    The same rule and the same grants as the plan (soonest-expiring first, each until it is spent or expires).
+    """
+    ordered = usable_grants(grants, offer, start)
+    if price_per_hour <= 0 or not ordered:
+        return start
+    horizon = Decimal((max(g.expires_at for g in ordered) - start).total_seconds()) / _SECONDS_PER_HOUR
+    _, uses = spend(price_per_hour, horizon, ordered, start)
+    covered = sum((use.hours for use in uses), Decimal(0))
+    return start + timedelta(seconds=float(covered * _SECONDS_PER_HOUR))

@@ -1,7 +1,9 @@
 """Deploy orchestration: walk the ranked placements, create, wait until in service, fail over.
 
-For each placement: write the intent row, create, wait with backoff until in service, record. A quota
-or capacity error blocks that placement and moves on to the next; any other error rolls back and stops.
+For each placement: write the intent row, create, wait with backoff until in service, record. A quota or
+capacity error, or the provider refusing that placement, moves on to the next placement; missing or refused
+credentials move on to the next provider; a placement dearer than the one confirmed needs a new yes
+(PriceGate). Any other error rolls the deployment back (the one delete path, cloudrun.deletion) and stops.
 Ctrl-C while waiting leaves the deployment recorded so `cloudrun down NAME` can remove it.
 """
 
@@ -11,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from cloudrun import deletion
 from cloudrun.errors import AuthError, CapacityUnavailable, CloudrunError, InvalidInput, QuotaExceeded
@@ -38,6 +41,7 @@ class WaitPolicy:
 class Attempt:
     placement: str
     outcome: str
+    error: CloudrunError | None = None
 
 
 @dataclass
@@ -45,6 +49,7 @@ class DeployResult:
     deployment: Deployment
     attempts: list[Attempt] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    option: PlanOption | None = None  # the placement it runs on
 
 
 class DeployInterrupted(CloudrunError):
@@ -77,6 +82,17 @@ def spec_for(option: PlanOption, *, name: str, model_id: str, context: int, prec
     )
 
 
+def skip_reason(provider: Provider, spec: DeploySpec) -> str | None:
+    """Return why this placement should be skipped before anything is created (adapter refusal, no quota), or None."""
+    unavailable = provider.unavailable_reason(spec)
+    if unavailable:
+        return unavailable
+    quota = provider.quota(spec.instance_type, spec.region, spot=spec.spot)
+    if quota is not None and quota < spec.instance_count:
+        return f"quota for {spec.instance_type} endpoints in {spec.region} is {quota}: request an increase to use it"
+    return None
+
+
 def wait_in_service(provider: Provider, ref: EndpointRef, policy: WaitPolicy, progress: Progress) -> Endpoint:
     """Return the endpoint once in service; raise the provider's error if it fails or the deadline passes."""
     start = policy.clock()
@@ -98,6 +114,33 @@ def wait_in_service(provider: Provider, ref: EndpointRef, policy: WaitPolicy, pr
         delay = min(delay * policy.factor, policy.max_s)
 
 
+class PriceGate:
+    """Whether a placement may be tried at its price: the first one was confirmed; a dearer one needs a new yes.
+
+    Dearer means a higher $/h or a higher out-of-pocket cost for the planned hours than any placement approved so
+    far. Within `max_price` (USD/h, the user's --max-price) it is approved without asking; otherwise `approve`
+    decides (the CLI asks, or --yes says yes); with neither, it is not tried.
+    """
+
+    def __init__(self, confirmed: PlanOption, max_price: Decimal | None = None,
+                 approve: Callable[[PlanOption], bool] | None = None) -> None:  # fmt: skip
+        self.price, self.out_of_pocket = confirmed.price_per_hour_usd, confirmed.out_of_pocket_usd
+        self.max_price, self.approve = max_price, approve
+
+    def refuses(self, option: PlanOption) -> str | None:
+        """Return why `option` may not be tried (a price nobody agreed to), or None once it is approved."""
+        if option.price_per_hour_usd <= self.price and option.out_of_pocket_usd <= self.out_of_pocket:
+            return None
+        if self.max_price is not None and option.price_per_hour_usd <= self.max_price:
+            return None
+        if self.approve is not None and self.approve(option):
+            self.price = max(self.price, option.price_per_hour_usd)
+            self.out_of_pocket = max(self.out_of_pocket, option.out_of_pocket_usd)
+            return None
+        return (f"not tried: dearer than the ${self.price}/h (${self.out_of_pocket:,.2f} after credits) you confirmed; "
+                f"pass --yes or --max-price to allow it")  # fmt: skip
+
+
 class Deployer:
     """Runs one deployment through its placements, recording every step in the state store."""
 
@@ -107,62 +150,56 @@ class Deployer:
         load_provider: ProviderLoader,
         policy: WaitPolicy | None = None,
         progress: Progress | None = None,
+        price_gate: PriceGate | None = None,
     ) -> None:
         self.state = state
         self.load_provider = load_provider
         self.policy = policy or WaitPolicy()
         self.progress = progress or (lambda _message: None)
+        self.price_gate = price_gate
 
     def run(self, placements: Sequence[PlanOption], make_spec: Callable[[PlanOption], DeploySpec]) -> DeployResult:
-        """Return the deployment in service on the first placement that works, in plan order."""
+        """Return the deployment in service on the first placement that works, in plan order.
+
+        Quota, capacity and a provider's own refusal of one placement move on to the next placement; missing or
+        refused credentials (AuthError) move on to the next provider. Anything else rolls back and stops.
+        """
         attempts: list[Attempt] = []
         notices: list[str] = []
-        unusable: dict[str, str] = {}  # provider -> why (no credentials, no adapter)
+        unusable: dict[str, CloudrunError] = {}  # provider -> why it cannot be used (credentials, no adapter, SDK)
         for option in placements:
             spec = make_spec(option)
             label = f"{spec.provider} {spec.region} {spec.instance_type}" + (" spot" if spec.spot else "")
             if spec.provider in unusable:
-                attempts.append(Attempt(label, unusable[spec.provider]))
+                attempts.append(Attempt(label, str(unusable[spec.provider]), unusable[spec.provider]))
                 continue
+            refused = self.price_gate.refuses(option) if self.price_gate else None
+            if refused:
+                attempts.append(Attempt(label, refused))
+                continue
+            provider: Provider | None = None
             try:
                 provider = self.load_provider(spec.provider)
-            except (AuthError, InvalidInput) as exc:
-                unusable[spec.provider] = str(exc)
-                attempts.append(Attempt(label, str(exc)))
-                continue
-            skip = self._precheck(provider, spec)
-            if skip:
-                self.progress(f"{label}: {skip}")
-                attempts.append(Attempt(label, skip))
-                continue
-            try:
+                skip = skip_reason(provider, spec)
+                if skip:
+                    self.progress(f"{label}: {skip}")
+                    attempts.append(Attempt(label, skip))
+                    continue
                 deployment = self._attempt(provider, spec, option)
-            except (QuotaExceeded, CapacityUnavailable) as exc:
-                attempts.append(Attempt(label, str(exc)))
+            except (QuotaExceeded, CapacityUnavailable, InvalidInput) as exc:
+                attempts.append(Attempt(label, str(exc), exc))
                 self.progress(f"{label}: {exc}; trying the next placement")
+                continue
+            except AuthError as exc:
+                unusable[spec.provider] = exc
+                attempts.append(Attempt(label, str(exc), exc))
+                self.progress(f"{spec.provider}: {exc}; trying the next provider")
                 continue
             finally:
                 notices.extend(n for n in getattr(provider, "notices", []) if n not in notices)
             attempts.append(Attempt(label, "in service"))
-            return DeployResult(deployment, attempts, notices)
-        tried = "; ".join(f"{a.placement}: {a.outcome}" for a in attempts) or "no placement"
-        raise NoPlacementLeft(
-            f"no placement could be deployed. Tried: {tried}",
-            hint="request quota, add credentials, or widen --provider/--region",
-        )
-
-    def _precheck(self, provider: Provider, spec: DeploySpec) -> str | None:
-        """Return why this placement should be skipped before any create, or None."""
-        unavailable = provider.unavailable_reason(spec)
-        if unavailable:
-            return unavailable
-        quota = provider.quota(spec.instance_type, spec.region, spot=spec.spot)
-        if quota is not None and quota < spec.instance_count:
-            return (
-                f"quota for {spec.instance_type} endpoints in {spec.region} is {quota}: request an increase "
-                f"or exclude it"
-            )
-        return None
+            return DeployResult(deployment, attempts, notices, option)
+        raise _nothing_worked(attempts)
 
     def _attempt(self, provider: Provider, spec: DeploySpec, option: PlanOption) -> Deployment:
         self.state.record_intent(
@@ -202,3 +239,24 @@ class Deployer:
             return (f"removing it failed too ({exc.message}): it stays recorded, and `cloudrun down {name}` or the "
                     f"next teardown/watch removes it")  # fmt: skip
         return None
+
+
+def _nothing_worked(attempts: Sequence[Attempt]) -> CloudrunError:
+    """Return the error for a deploy that found no placement: every outcome once, with the placements it met.
+
+    When every placement failed for the same kind of reason (all credentials, all refused as invalid), that kind is
+    raised, so the exit code says it (3 for credentials, 2 for invalid input); otherwise NoPlacementLeft (6).
+    """
+    grouped: dict[str, list[str]] = {}
+    for attempt in attempts:
+        grouped.setdefault(attempt.outcome, []).append(attempt.placement)
+    parts = []
+    for outcome, where in grouped.items():
+        shown = where[0] if len(where) == 1 else f"{where[0]} and {len(where) - 1} more"
+        parts.append(f"{shown}: {outcome}")
+    message = "no placement could be deployed. Tried: " + ("; ".join(parts) or "no placement")
+    hint = "request quota, add credentials, or widen --provider/--region"
+    kinds = {type(a.error) for a in attempts}
+    if len(kinds) == 1 and (kind := kinds.pop()) in (AuthError, InvalidInput):
+        return kind(message, hint=hint)
+    return NoPlacementLeft(message, hint=hint)

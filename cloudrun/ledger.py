@@ -158,6 +158,14 @@ class Ledger:
             )
         return runs_out
 
+    def store_credit_runs_out(self, name: str, runs_out: datetime | None, now: datetime) -> None:
+        """Store when credit stops paying for deployment `name` (as its deploy computed it from the plan's grants)."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO credit_runs_out (name, credit_runs_out_at, recorded_at) VALUES (?, ?, ?)",
+                (name, _iso(runs_out), _iso(_utc(now))),
+            )
+
     def credit_runs_out_at(self, name: str) -> datetime | None:
         """Return the stored moment credit stops paying for deployment `name`, or None when none is stored."""
         with self.store.transaction() as conn:

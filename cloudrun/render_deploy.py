@@ -42,20 +42,34 @@ def print_requests(console: Console, requests: Sequence[tuple[str, dict[str, Any
         console.print_json(json.dumps(params, default=str))
 
 
+class Progress:
+    """The latest progress line under a spinner while deploy waits; a line is printed when the state changes."""
+
+    def __init__(self, console: Console, status: Any) -> None:
+        self._console, self._status, self._last = console, status, ""
+
+    def __call__(self, message: str) -> None:
+        self._status.update(message)
+        line = message.split(" (", 1)[0]  # print a line when the state changes, not at every poll
+        if line != self._last:
+            self._last = line
+            self._console.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/dim] {message}", highlight=False)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the spinner while the user is asked something."""
+        self._status.stop()
+        try:
+            yield
+        finally:
+            self._status.start()
+
+
 @contextmanager
-def progress(console: Console) -> Iterator[Any]:
-    """Yield a function that shows the latest progress line under a spinner while deploy waits."""
-    last = {"line": ""}
+def progress(console: Console) -> Iterator[Progress]:
+    """Yield a Progress: call it with each progress message while deploy waits."""
     with console.status("starting ...") as status:
-
-        def update(message: str) -> None:
-            status.update(message)
-            line = message.split(" (", 1)[0]  # print a line when the state changes, not at every poll
-            if line != last["line"]:
-                last["line"] = line
-                console.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/dim] {message}", highlight=False)
-
-        yield update
+        yield Progress(console, status)
 
 
 def deployment_json(deployment: Deployment, now: datetime | None = None) -> dict[str, Any]:
@@ -93,16 +107,18 @@ def _hours(deployment: Deployment, now: datetime) -> float:
     return max(0.0, (end - deployment.created_at).total_seconds() / 3600)
 
 
-def print_deployed(console: Console, result: DeployResult) -> None:
+def print_deployed(console: Console, result: DeployResult, *, sandbox: bool = False) -> None:
     d = result.deployment
     for notice in result.notices:
-        console.print(f"note: {notice}", style="yellow")
+        console.print(f"note: {notice}", style="yellow", highlight=False, markup=False)
     for attempt in result.attempts[:-1]:
-        console.print(f"tried {attempt.placement}: {attempt.outcome}", style="dim")
-    console.print(f"[green]in service[/green]: {d.name} on {d.provider} {d.region} {d.instance_type} "
+        console.print(f"tried {attempt.placement}: {attempt.outcome}", style="dim", highlight=False, markup=False)
+    spot = " on spot VMs (can be reclaimed at any time)" if d.spot else ""
+    console.print(f"[green]in service[/green]: {d.name} on {d.provider} {d.region} {d.instance_type}{spot} "
                   f"at ${d.price_per_hour_usd}/h (billing until you remove it)", highlight=False)  # fmt: skip
-    console.print(f'  call it:    cloudrun invoke {d.name} "Hello"')
-    console.print(f"  remove it:  cloudrun down {d.name}")
+    flag = " --sandbox" if sandbox else ""
+    console.print(f'  call it:    cloudrun invoke {d.name} "Hello"{flag}', highlight=False, markup=False)
+    console.print(f"  remove it:  cloudrun down {d.name}{flag}", highlight=False, markup=False)
 
 
 def print_status(console: Console, rows: Sequence[Deployment], report: ReconcileReport | None, now: datetime) -> None:

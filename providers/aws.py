@@ -108,7 +108,7 @@ _HINTS: dict[type[CloudrunError], str] = {
 def _translate(exc: Exception) -> CloudrunError:
     """Return the cloudrun error that a boto3/botocore exception stands for."""
     if isinstance(exc, _CREDENTIAL_ERRORS):
-        return AuthError(f"no usable AWS credentials: {exc}", hint=CREDENTIALS_HINT)
+        return AuthError(f"{aws_role.CREDENTIALS_MISSING}: {exc}", hint=CREDENTIALS_HINT)
     if isinstance(exc, _CONNECTION_ERRORS):
         return Transient(f"could not reach AWS: {exc}")
     if not isinstance(exc, ClientError):

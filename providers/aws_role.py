@@ -18,6 +18,7 @@ from cloudrun.models import MANAGED_TAG
 ROLE_NAME = "cloudrun-sagemaker-execution"
 ROLE_ENV = "CLOUDRUN_SAGEMAKER_ROLE_ARN"
 DLC_REGISTRY_ACCOUNT = "763104351884"  # AWS Deep Learning Containers (the LMI image lives here)
+CREDENTIALS_MISSING = "no usable AWS credentials"  # how the adapter's error table says the chain found none
 NO_ROLE_HINT = f"pass --role ARN, set {ROLE_ENV}, or allow iam:CreateRole so cloudrun can create {ROLE_NAME}"
 
 TRUST_POLICY: dict[str, Any] = {
@@ -72,7 +73,7 @@ def resolve(
     except NotFound:
         pass
     except AuthError as exc:
-        raise AuthError("no SageMaker execution role", hint=NO_ROLE_HINT) from exc
+        raise _no_role(exc) from exc
     if not create:
         raise AuthError(f"no SageMaker execution role and {ROLE_NAME} does not exist", hint=NO_ROLE_HINT)
     return _create(iam, notices)
@@ -97,16 +98,26 @@ def _create(iam: IamCall, notices: list[str]) -> str:
     except Conflict:  # created by a concurrent cloudrun run a moment ago
         return iam("get_role", RoleName=ROLE_NAME)["Role"]["Arn"]
     except AuthError as exc:
-        raise AuthError("no SageMaker execution role", hint=NO_ROLE_HINT) from exc
+        raise _no_role(exc) from exc
     try:
         iam("put_role_policy", RoleName=ROLE_NAME, PolicyName=ROLE_NAME, PolicyDocument=json.dumps(EXECUTION_POLICY))
     except CloudrunError as exc:
         _delete_quietly(iam)
         if isinstance(exc, AuthError):
-            raise AuthError("no SageMaker execution role", hint=NO_ROLE_HINT) from exc
+            raise _no_role(exc) from exc
         raise
     notices.append(f"created IAM role {ROLE_NAME} ({arn}) for SageMaker to pull the serving image and write logs")
     return arn
+
+
+def _no_role(cause: AuthError) -> AuthError:
+    """Return the error for a role cloudrun could not find or make, keeping its root cause in the message.
+
+    Missing credentials are not a role problem: that error is returned as it is, with the credentials hint.
+    """
+    if cause.message.startswith(CREDENTIALS_MISSING):
+        return cause
+    return AuthError(f"no SageMaker execution role: {cause.message}", hint=NO_ROLE_HINT)
 
 
 def _delete_quietly(iam: IamCall) -> None:

@@ -7,7 +7,9 @@ injected at the adapter's client factory with botocore events; cloudrun's own co
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,11 @@ import pytest
 from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 
-from cloudrun import api
+from cloudrun import api, deployer, ledger, teardown
 from cloudrun.deployer import DeployInterrupted, NoPlacementLeft, WaitPolicy
-from cloudrun.errors import CloudrunError, Conflict, InvalidInput
+from cloudrun.errors import AuthError, CloudrunError, Conflict, InvalidInput
 from cloudrun.models import DeploymentStatus
+from cloudrun.reaper import Policy
 from cloudrun.sandbox.moto_lifecycle import emulate_startup
 from cloudrun.sandbox.moto_quotas import emulate_sagemaker_quotas
 from cloudrun.sandbox.moto_types import widen_instance_types
@@ -162,7 +165,7 @@ def test_placements_without_quota_are_skipped_before_any_create(state):
 
 def test_capacity_failure_rolls_back_then_deploys_the_next_placement_under_the_same_name(state):
     calls = Calls(after_create_endpoint=fail_for_capacity(times=1))
-    result = api.deploy(prepare(), state, loader(calls), policy=NO_WAIT)
+    result = api.deploy(prepare(), state, loader(calls), policy=NO_WAIT, approve=lambda _option: True)  # --yes
 
     assert result.deployment.instance_type == SECOND_WITH_QUOTA
     assert result.deployment.status is DeploymentStatus.in_service
@@ -189,7 +192,8 @@ def test_when_every_placement_fails_the_error_lists_them_all_and_nothing_is_left
     assert sorted(regions) == ["eu-west-1", "us-east-1", "us-west-2"]
 
     with pytest.raises(NoPlacementLeft) as raised:
-        api.deploy(plan, state, loader(Calls(after_create_endpoint=fail_for_capacity())), policy=NO_WAIT)
+        api.deploy(plan, state, loader(Calls(after_create_endpoint=fail_for_capacity())), policy=NO_WAIT,
+                   approve=lambda _option: True)  # fmt: skip
 
     assert raised.value.exit_code == 6
     for region in regions:
@@ -197,6 +201,37 @@ def test_when_every_placement_fails_the_error_lists_them_all_and_nothing_is_left
         assert resources(region) == NOTHING
     assert raised.value.message.count("InsufficientInstanceCapacity") == 3
     assert state.list() == [] and state.get("r1-qwen").status is DeploymentStatus.deleted
+
+
+def test_a_dearer_placement_after_a_failure_needs_a_new_yes(state):
+    """The user confirmed the first placement's price: failover to a dearer one asks again (here: nobody says yes)."""
+    calls = Calls(after_create_endpoint=fail_for_capacity(times=1))
+    asked: list[str] = []
+
+    def no(option: Any) -> bool:
+        asked.append(option.offer.instance_type)
+        return False
+
+    with pytest.raises(NoPlacementLeft, match="not tried: dearer than the \\$1.408/h .* you confirmed") as raised:
+        api.deploy(prepare(), state, loader(calls), policy=NO_WAIT, approve=no)
+    assert asked and asked[0] == SECOND_WITH_QUOTA
+    assert "--max-price" in raised.value.message
+    assert calls.operations.count("CreateEndpoint") == 1 and resources() == NOTHING
+
+
+def test_max_price_lets_failover_use_placements_up_to_it_without_asking(state):
+    calls = Calls(after_create_endpoint=fail_for_capacity(times=1))
+    plan = prepare(max_price="1.6")
+    assert all(o.price_per_hour_usd <= Decimal("1.6") for o in plan.placements)
+    result = api.deploy(plan, state, loader(calls), policy=NO_WAIT)
+    assert result.deployment.instance_type == SECOND_WITH_QUOTA
+
+
+def test_placements_without_quota_are_dropped_before_the_price_is_confirmed(state):
+    plan = prepare()
+    skipped = api.precheck(plan, loader())
+    assert [where for where, _ in skipped[:2]] == [f"aws {REGION} {t}" for t in NO_QUOTA]
+    assert plan.placements[0].offer.instance_type == FIRST_WITH_QUOTA  # the one the user is asked about
 
 
 # --- errors that stop the deploy ------------------------------------------------------------------------------
@@ -327,3 +362,83 @@ def test_status_refresh_marks_a_deployment_vanished_when_its_endpoint_was_delete
     row = state.get("r1-qwen")
     assert row.status is DeploymentStatus.vanished and row.deleted_at is not None
     assert [r.name for r in api.status(state, refresh=False, include_deleted=True)[0]] == ["r1-qwen"]
+
+
+# --- failover across providers, and what a --free-only deploy records -----------------------------------------
+
+GCP_FIRST = (
+    "provider,service,region,instance_type,gpu_model,gpu_count,gpu_memory_gb,vcpus,memory_gb,"
+    "price_per_hour_usd,spot_price_per_hour_usd,source,as_of\n"
+    "gcp,vertex,us-central1,g2-standard-8,L4,1,24,8,32,0.90,,test,2026-11-28\n"
+    f"aws,sagemaker,{REGION},{FIRST_WITH_QUOTA},A10G,1,24,4,16,1.408,,test,2026-11-28\n"
+)
+
+
+def no_google(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No Application Default Credentials anywhere (no key file, no gcloud login, no metadata server)."""
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "CLOUDRUN_VERTEX_API_ENDPOINT",
+                 "CLOUDRUN_SANDBOX_CREDENTIALS"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "no-gcloud"))
+
+
+def test_cheapest_reaches_aws_when_google_has_no_credentials(state, monkeypatch, tmp_path):
+    no_google(monkeypatch, tmp_path)
+    catalog = tmp_path / "offers.csv"
+    catalog.write_text(GCP_FIRST)
+    plan = api.prepare_deploy(MODEL, cheapest=True, name="r1-qwen", hours=1, catalog_file=catalog)
+    assert [o.offer.provider for o in plan.placements] == ["gcp", "aws"]
+    load = api.provider_loader({"aws": {"role_arn": ROLE_ARN, "sleep": lambda _s: None}})
+
+    skipped = api.precheck(plan, load)  # before the price is confirmed: the user is asked about AWS's
+    assert [where for where, _ in skipped] == ["gcp us-central1 g2-standard-8"]
+    assert (
+        "Application Default Credentials" in skipped[0][1] and "gcloud auth application-default login" in skipped[0][1]
+    )
+    result = api.deploy(plan, state, load, policy=NO_WAIT)
+    assert result.deployment.provider == "aws" and result.deployment.status is DeploymentStatus.in_service
+    assert result.attempts[0].placement == "gcp us-central1 g2-standard-8"
+
+
+def test_credentials_refused_at_create_move_on_to_the_next_provider(state, monkeypatch, tmp_path):
+    """The deployer's own safety net (no precheck): an AuthError from one provider's create is not the end."""
+    no_google(monkeypatch, tmp_path)
+    catalog = tmp_path / "offers.csv"
+    catalog.write_text(GCP_FIRST)
+    plan = api.prepare_deploy(MODEL, cheapest=True, name="r1-qwen", hours=1, catalog_file=catalog)
+    load = api.provider_loader({"aws": {"role_arn": ROLE_ARN, "sleep": lambda _s: None}})
+    runner = deployer.Deployer(state, load, policy=NO_WAIT)
+    result = runner.run(plan.placements, plan.spec)
+    assert result.deployment.provider == "aws"
+    gcp = result.attempts[0]
+    assert isinstance(gcp.error, AuthError) and "Application Default Credentials" in gcp.outcome
+    assert kinds(state, "r1-qwen")[:2] == ["intent", "forgotten"]  # nothing was created on Google's side
+
+
+def test_aws_without_credentials_says_so_not_that_a_role_is_missing(monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "CLOUDRUN_SAGEMAKER_ROLE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    from cloudrun.providers.aws import SageMakerProvider
+
+    with pytest.raises(AuthError, match="Unable to locate credentials") as raised:
+        SageMakerProvider(sleep=lambda _s: None, deadline_s=0).resolve_role()
+    assert "execution role" not in raised.value.message and "aws configure" in (raised.value.hint or "")
+
+
+def test_free_only_with_a_credits_file_records_when_that_credit_stops_paying(state, tmp_path):
+    """The run-out moment comes from the grants the plan used (the file), not from the (empty) ledger."""
+    credit = tmp_path / "credits.json"
+    expires = datetime.now(timezone.utc) + timedelta(days=30)
+    credit.write_text(json.dumps([{"provider": "aws", "amount_usd": 56.32, "expires_at": expires.isoformat(),
+                                   "gpu_eligible": True, "services": ["sagemaker"], "name": "activate"}]))  # fmt: skip
+    plan = prepare(instance_type=FIRST_WITH_QUOTA, credits_file=credit, free_only=True)  # 1 hour asked
+    assert plan.placements[0].out_of_pocket_usd == 0
+    result = api.deploy(plan, state, loader(), policy=NO_WAIT)
+
+    runs_out = ledger.Ledger(state).credit_runs_out_at("r1-qwen")
+    hours = (runs_out - result.deployment.created_at).total_seconds() / 3600
+    assert hours == pytest.approx(40, abs=0.01)  # $56.32 at $1.408/h
+    report = teardown.check(state, loader(), Policy(), regions={"aws": [REGION]})
+    assert [o.name for o in report.kept] == ["r1-qwen"] and report.deleted == []

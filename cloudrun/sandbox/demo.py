@@ -50,7 +50,8 @@ def _cycle(model: str, console: Console) -> None:
     render_deploy.print_deploy_plan(console, plan)
     with StateStore() as state:
         with render_deploy.progress(console) as update:
-            result = api.deploy(plan, state, load, progress=update, policy=WaitPolicy(first_s=0.2, max_s=1.0))
+            result = api.deploy(plan, state, load, progress=update, policy=WaitPolicy(first_s=0.2, max_s=1.0),
+                                approve=lambda _option: True)  # the demo runs as `deploy --yes`
         render_deploy.print_deployed(console, result)
         name = result.deployment.name
         _step(console, "cloudrun status --refresh --sandbox")
