@@ -7,7 +7,18 @@ from datetime import datetime, timezone
 import typer
 
 from cloudrun import credit_presets, credit_sync, render_credits
-from cloudrun.cli_common import JsonOpt, YesOpt, app, confirm, errors_to_exit, out, print_json, split_values
+from cloudrun.cli_common import (
+    JsonOpt,
+    SandboxOpt,
+    YesOpt,
+    app,
+    confirm,
+    enter_sandbox,
+    errors_to_exit,
+    out,
+    print_json,
+    split_values,
+)
 from cloudrun.credits import parse_time
 from cloudrun.errors import InvalidInput
 from cloudrun.ledger import Ledger, LedgerGrant, new_id, to_amount, validate
@@ -38,8 +49,12 @@ def _show(as_json: bool) -> None:
 
 @credits_app.callback()
 @errors_to_exit
-def credits(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
-    """Per credit: remaining, expiry, GPU eligibility, burn $/h from running deployments, runway; and a total."""
+def credits(ctx: typer.Context, as_json: bool = JsonOpt, sandbox: bool = SandboxOpt) -> None:
+    """Per credit: remaining, expiry, GPU eligibility, burn $/h from running deployments, runway; and a total.
+
+    With --sandbox, the sandbox's own ledger: try "cheapest after credits" end to end without an account.
+    """
+    enter_sandbox(sandbox)
     if ctx.invoked_subcommand is None:
         _show(as_json)
 
@@ -59,8 +74,10 @@ def add(
     name: str | None = typer.Option(None, "--name", help="A name for it (default: the preset's)."),
     account: str = typer.Option("default", "--account", help="Which account of that cloud it belongs to."),
     as_json: bool = JsonOpt,
+    sandbox: bool = SandboxOpt,
 ) -> None:
     """Add a credit, from a --preset or by hand (--provider, --amount, --expires)."""
+    enter_sandbox(sandbox)
     now = _now()
     fields = {
         "amount_usd": to_amount(amount) if amount is not None else None,
@@ -113,8 +130,10 @@ def _manual(
 def remove(
     name_or_id: str = typer.Argument(..., help="The credit's name or id (see `cloudrun credits`)."),
     yes: bool = YesOpt,
+    sandbox: bool = SandboxOpt,
 ) -> None:
     """Remove a credit and its balance observations from the ledger."""
+    enter_sandbox(sandbox)
     with StateStore() as store:
         ledger = Ledger(store)
         grant = ledger.find(name_or_id)
@@ -134,8 +153,10 @@ def sync(
         None, "--billing-profile", help=f"Azure MCA billing profile id (or ${credit_sync.AZURE_PROFILE_ENV})."
     ),
     as_json: bool = JsonOpt,
+    sandbox: bool = SandboxOpt,
 ) -> None:
     """Read live balances where the cloud tells them; a failed read keeps the ledger value, marked stale."""
+    enter_sandbox(sandbox)
     providers = split_values(provider) or list(PROVIDERS)
     unknown = sorted(set(providers) - set(PROVIDERS))
     if unknown:

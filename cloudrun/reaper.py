@@ -138,7 +138,9 @@ def _idle(candidate: Candidate, invocations: Mapping[str, int | None], now: date
         return Decision(name, KEEP, "metrics_unavailable",
                         "invocation metrics could not be read: kept, never deleted on missing evidence")  # fmt: skip
     if count > 0:
-        return Decision(name, KEEP, "active", f"{count} invocations in the last {show(window)}")
+        return Decision(
+            name, KEEP, "active", f"{count} invocation{'' if count == 1 else 's'} in the last {show(window)}"
+        )
     own = candidate.limits.idle_timeout == window
     return Decision(name, DELETE, "idle_timeout" if own else "idle",
                     f"no invocations in the last {show(window)} (in service for {show(age)})")  # fmt: skip

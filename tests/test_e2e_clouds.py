@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -289,4 +290,32 @@ def test_deploy_sandbox_lands_on_each_cloud_and_cheapest_follows_the_plan(tmp_pa
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
+        stop_sandbox(env, home)
+
+
+def test_in_the_sandbox_a_called_aws_endpoint_is_kept_and_credits_have_their_own_ledger(tmp_path):
+    """The sandbox teaches what AWS does: InvokeEndpoint shows in CloudWatch, so a busy endpoint is never idle."""
+    home = tmp_path / "home"
+    env = clean_env(home, CLOUDRUN_SANDBOX_STARTUP_S="0.5")
+    cloudrun(env, "sandbox", "start", "--timeout", "60")
+    try:
+        expires = f"{datetime.now(timezone.utc) + timedelta(days=60):%Y-%m-%d}"
+        cloudrun(env, "credits", "add", "--sandbox", "--provider", "aws", "--amount", "100", "--expires", expires,
+                 "--services", "sagemaker", "--gpu-eligible", "--name", "sandbox-activate")  # fmt: skip
+        assert [g["name"] for g in one_json(cloudrun(env, "credits", "--sandbox", "--json"))["grants"]] == [
+            "sandbox-activate"
+        ]
+        assert one_json(cloudrun(env, "credits", "--json"))["grants"] == []  # the real ledger is untouched
+        deployed = one_json(cloudrun(env, "deploy", MODEL_7B, "--provider", "aws", "--name", "busy-aws",
+                                     "--sandbox", "--yes", "--json"))  # fmt: skip
+        assert deployed["status"] == "in_service"
+        time.sleep(3)  # in service for longer than the idle window below
+        reply = one_json(cloudrun(env, "invoke", "busy-aws", "hello", "--sandbox", "--json"))
+        assert reply["choices"][0]["message"]["content"]
+        report = one_json(cloudrun(env, "teardown", "--idle", "3s", "--yes", "--sandbox", "--json"))
+        assert report["deleted"] == []
+        (kept,) = [k for k in report["kept"] if k["name"] == "busy-aws"]
+        assert "1 invocation in the last 3s" in kept["reason"]
+        cloudrun(env, "down", "busy-aws", "--sandbox", "--yes")
+    finally:
         stop_sandbox(env, home)

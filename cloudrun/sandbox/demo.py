@@ -1,6 +1,7 @@
 """`cloudrun sandbox demo`: the full cycle against the emulated clouds, in one process, as a transcript.
 
-plan -> deploy --cheapest -> status -> invoke -> down -> status, through the same api functions and
+plan -> deploy --cheapest -> status -> invoke -> teardown --idle (kept: it was just called) -> down -> status,
+through the same api functions and
 renderers the commands use, with a throw-away CLOUDRUN_HOME so it never touches your real state.
 """
 
@@ -8,13 +9,16 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from rich.console import Console
 
-from cloudrun import api, render, render_deploy
+from cloudrun import api, render, render_deploy, teardown
+from cloudrun.cli_reaper import print_report
 from cloudrun.deployer import WaitPolicy
+from cloudrun.reaper import Policy, parse_duration
 from cloudrun.sandbox import aws, clouds, session
 from cloudrun.state import StateStore
 
@@ -34,6 +38,17 @@ def run(model: str, console: Console) -> None:
         os.environ.update(saved)
 
 
+IDLE_TEXT = "5s"
+IDLE_WINDOW = parse_duration(IDLE_TEXT)  # short, so the demo can show the idle rule without waiting long
+
+
+def _wait_in_service_for(state: StateStore, name: str, age: timedelta) -> None:
+    """Sleep until the deployment has been in service for `age` (the idle rule ignores younger endpoints)."""
+    row = state.get(name)
+    ready = row.ready_at if row and row.ready_at else datetime.now(timezone.utc)
+    time.sleep(max(0.0, (ready + age - datetime.now(timezone.utc)).total_seconds()))
+
+
 def _step(console: Console, command: str) -> None:
     console.rule(f"[bold]$ {command}", align="left")
 
@@ -50,15 +65,25 @@ def _cycle(model: str, console: Console) -> None:
     render_deploy.print_deploy_plan(console, plan)
     with StateStore() as state:
         with render_deploy.progress(console) as update:
-            result = api.deploy(plan, state, load, progress=update, policy=WaitPolicy(first_s=0.2, max_s=1.0),
-                                approve=lambda _option: True)  # the demo runs as `deploy --yes`
-        render_deploy.print_deployed(console, result)
+            result = api.deploy(
+                plan,
+                state,
+                load,
+                progress=update,
+                policy=WaitPolicy(first_s=0.2, max_s=1.0),
+                approve=lambda _option: True,
+            )  # the demo runs as `deploy --yes`
+        render_deploy.print_deployed(console, result, sandbox=True)
         name = result.deployment.name
         _step(console, "cloudrun status --refresh --sandbox")
         rows, report = api.status(state, load, refresh=True)
         render_deploy.print_status(console, rows, report, datetime.now(timezone.utc))
+        _wait_in_service_for(state, name, IDLE_WINDOW)
         _step(console, f'cloudrun invoke {name} "Say hello in one sentence." --sandbox')
         console.print(render_deploy.reply_text(api.invoke(state, load, name, "Say hello in one sentence.")))
+        _step(console, f"cloudrun teardown --idle {IDLE_TEXT} --dry-run --sandbox")
+        report = teardown.check(state, load, Policy(idle_for=IDLE_WINDOW), dry_run=True)
+        print_report(console, report)  # the call just made is in the cloud's own metrics: kept, not idle
         _step(console, f"cloudrun down {name} --sandbox --yes")
         final = api.down(state, load, name)
         console.print(f"removed {final.name} ({final.status.value})")
