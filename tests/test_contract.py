@@ -4,13 +4,12 @@ Each adapter is the real one (boto3, aiplatform_v1 over REST, azure-ai-ml's MLCl
 emulated cloud the sandbox uses: moto's server, the Vertex REST fake, the ARM fake over https. Every fake
 is started once per module and emptied before each test.
 
-What `invocations(ref, since)` returns against the fakes (the idle rule's input):
-- aws: an int. CloudWatch (moto) has no datapoints for the endpoint, which SageMaker means as no calls: 0.
-- gcp: an int from Cloud Monitoring's online prediction_count, which the Vertex fake serves (it counts the
-  predictions it answered); None where Monitoring cannot be read (before that fake served it, the sandbox
-  always gave None). Both are accepted here while that metric's emulation settles.
-- azure: an int. The fake serves Azure Monitor's RequestsPerMinute and counts the scoring calls made.
-Whatever the value, the idle rule must keep an endpoint whose count is None.
+What `invocations(ref, since)` returns against the fakes (the idle rule's input), each counting the calls it
+answered the way its cloud reports them:
+- aws: CloudWatch `Invocations` per variant, which the sandbox's moto publishes on every InvokeEndpoint.
+- gcp: Cloud Monitoring's online prediction_count, built by the Vertex fake from the predictions it answered.
+- azure: Azure Monitor's RequestsPerMinute (Average only), built by the ARM fake from the scoring calls.
+During a metrics outage each returns None, and the idle rule keeps an endpoint whose count is None.
 """
 
 from __future__ import annotations
@@ -77,6 +76,7 @@ class Cloud:
     make_untagged: Callable[[str], EndpointRef]  # an endpoint made by hand in the fake, without cloudrun's marks
     exists: Callable[[EndpointRef], bool]  # whether the fake still holds the endpoint
     inventory: Callable[[], Any]  # a snapshot of every resource the fake holds
+    outage: Callable[[pytest.MonkeyPatch], Provider]  # an adapter that finds the cloud's metrics service failing
 
 
 def catalog_spec(provider: str, name: str) -> DeploySpec:
@@ -146,8 +146,12 @@ def aws_cloud(server: aws.AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> Cloud:
             sorted(e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]),
         )
 
+    def outage(patch: pytest.MonkeyPatch) -> Provider:
+        patch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:1")  # CloudWatch unreachable
+        return SageMakerProvider(sleep=lambda _: None, deadline_s=0)
+
     adapter = SageMakerProvider(sleep=lambda _: None, deadline_s=5)
-    return Cloud("aws", adapter, region, lambda n: catalog_spec("aws", n), make_untagged, exists, inventory)
+    return Cloud("aws", adapter, region, lambda n: catalog_spec("aws", n), make_untagged, exists, inventory, outage)
 
 
 def gcp_cloud(server: vertex_fake.VertexSandbox, monkeypatch: pytest.MonkeyPatch) -> Cloud:
@@ -187,8 +191,13 @@ def gcp_cloud(server: vertex_fake.VertexSandbox, monkeypatch: pytest.MonkeyPatch
         with state.lock:
             return sorted(state.models), sorted(state.endpoints)
 
+    def outage(_patch: pytest.MonkeyPatch) -> Provider:
+        for _ in range(3):  # longer than the retry deadline (0 here: one attempt)
+            server.fail_next_request("timeSeries", "UNAVAILABLE", "The service is currently unavailable.")
+        return VertexProvider(sleep=lambda _: None, deadline_s=0)
+
     adapter = VertexProvider(sleep=lambda _: None, deadline_s=5)
-    return Cloud("gcp", adapter, region, lambda n: catalog_spec("gcp", n), make_untagged, exists, inventory)
+    return Cloud("gcp", adapter, region, lambda n: catalog_spec("gcp", n), make_untagged, exists, inventory, outage)
 
 
 def azure_cloud(server: azure_fake.AzureSandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Cloud:
@@ -199,6 +208,7 @@ def azure_cloud(server: azure_fake.AzureSandbox, monkeypatch: pytest.MonkeyPatch
         for table in (arm.endpoints, arm.deployments, arm.environments, arm.operations, arm.keys, arm.invocations):
             table.clear()
         arm.requests.clear()
+        arm.faults.metrics.clear()
     monkeypatch.chdir(tmp_path)  # no Azure ML config.json from the developer's folder
     monkeypatch.setenv("AZUREML_CURRENT_CLOUD", "AzureCloud")  # MLClient sets it process-wide; restored after
     for name, value in azure_fake.environment(server).items():
@@ -215,8 +225,13 @@ def azure_cloud(server: azure_fake.AzureSandbox, monkeypatch: pytest.MonkeyPatch
     def inventory() -> Any:
         return sorted(arm.endpoints), sorted(arm.deployments)
 
+    def outage(_patch: pytest.MonkeyPatch) -> Provider:
+        for _ in range(3):
+            arm.faults.metrics.append((503, {"error": {"code": "ServiceUnavailable", "message": "try later"}}))
+        return AzureMLProvider(sleep=lambda _: None, deadline_s=0)
+
     adapter = AzureMLProvider(sleep=lambda _: None, deadline_s=5)
-    return Cloud("azure", adapter, region, lambda n: catalog_spec("azure", n), make_untagged, exists, inventory)
+    return Cloud("azure", adapter, region, lambda n: catalog_spec("azure", n), make_untagged, exists, inventory, outage)
 
 
 @pytest.fixture(params=["aws", "gcp", "azure"])
@@ -310,18 +325,26 @@ def test_lifecycle(cloud: Cloud):
     assert isinstance(reply, dict) and reply["choices"][0]["message"]["content"]
 
     count = adapter.invocations(ref, since)
-    assert count is None or (isinstance(count, int) and count >= 0), count
-    if cloud.name in ("aws", "azure"):  # see the module docstring: these fakes answer the metric
-        assert isinstance(count, int)
-    if cloud.name == "azure" or (cloud.name == "gcp" and count is not None):
-        assert count >= 1  # the call above was counted
-    assert idle_decision(name, count) is (count == 0)  # None is unknown: never idle
+    assert isinstance(count, int) and count >= 1, count  # the call above was counted, as the cloud counts it
+    assert not idle_decision(name, count)
 
     adapter.delete(ref)
     wait_gone(adapter, ref)
     adapter.delete(ref)  # gone is done
     assert listed(adapter.list_managed([cloud.region]), ref) == []
     assert cloud.exists(untagged)
+
+
+def test_a_metrics_outage_is_unknown_and_the_endpoint_kept(cloud: Cloud, monkeypatch):
+    ref = cloud.adapter.create(cloud.make_spec(unique("ct")))
+    wait_for(cloud.adapter, ref, EndpointState.in_service)
+    since = datetime.now(timezone.utc) - timedelta(hours=1)
+    adapter = cloud.outage(monkeypatch)  # the same cloud, its metrics service unreachable or failing
+
+    count = adapter.invocations(ref, since)
+
+    assert count is None and not idle_decision(ref.name, count)
+    cloud.adapter.delete(ref)
 
 
 def test_an_untagged_endpoint_is_never_listed_and_never_deleted(cloud: Cloud):
