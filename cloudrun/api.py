@@ -120,9 +120,7 @@ class DeployPlan:
     prechecked: list[tuple[PlanOption, str, str]] | None = None  # (option, where, why) skipped before any create
 
     def spec(self, option: PlanOption) -> DeploySpec:
-        need = self.plan.need
-        return deployer.spec_for(option, name=self.name, model_id=need.id, context=need.context,
-                                 precision=need.precision.value)  # fmt: skip
+        return deployer.spec_for(option, self.plan.need, name=self.name)
 
 
 def provider_loader(options: dict[str, dict[str, Any]] | None = None) -> Callable[[str], Provider]:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from cloudrun import deletion
+from cloudrun import deletion, serving
 from cloudrun.errors import AuthError, CapacityUnavailable, CloudrunError, InvalidInput, QuotaExceeded
-from cloudrun.models import Deployment, DeploySpec, Endpoint, EndpointRef, EndpointState, PlanOption
+from cloudrun.models import Deployment, DeploySpec, Endpoint, EndpointRef, EndpointState, MemoryNeed, PlanOption
 from cloudrun.providers.base import Provider
 from cloudrun.state import StateStore
 
@@ -64,21 +64,25 @@ class NoPlacementLeft(CloudrunError):
     exit_code = 6
 
 
-def spec_for(option: PlanOption, *, name: str, model_id: str, context: int, precision: str) -> DeploySpec:
-    """Return the deploy spec for one ranked placement."""
-    offer = option.offer
+def spec_for(option: PlanOption, need: MemoryNeed, *, name: str) -> DeploySpec:
+    """Return the deploy spec for one ranked placement: where, and how its image serves the model (cloudrun.serving)."""
+    offer, how = option.offer, option.fit.serving
     return DeploySpec(
         name=name,
-        model_id=model_id,
+        model_id=need.id,
         provider=offer.provider,
         service=offer.service,
         region=offer.region,
         instance_type=offer.instance_type,
         gpu_count=offer.gpu_count,
         tensor_parallel=option.fit.tensor_parallel,
-        context=context,
-        precision=precision,
+        context=need.context,
+        precision=need.precision,
         spot=option.spot,
+        dtype=how.dtype if how else "bf16",
+        quantization=how.quantization if how else None,
+        checkpoint=how.checkpoint if how else need.loaded_checkpoint,
+        startup_estimate_s=round(serving.startup_estimate_s(need, offer.gpu_count, "pessimistic")),
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,6 +46,19 @@ class MemoryNeed(_Frozen):
     kv_heads: int | None = Field(description="KV heads sharded by tensor parallelism; None for MLA (replicated)")
     max_context: int
     overhead_bytes_per_gpu: int
+    method: str = Field(default="16-bit", description="how the served weights are made: see cloudrun.serving")
+    checkpoint: str = Field(default="", description="the Hugging Face id the container loads (default: id)")
+    load_bytes: int = Field(default=0, description="weight bytes on the GPUs while loading (default: weights_bytes)")
+    download_bytes: int = Field(default=0, description="checkpoint bytes the container downloads")
+    unservable: str = Field(default="", description="why no image can serve this precision as asked, or ''")
+
+    @property
+    def loaded_checkpoint(self) -> str:
+        return self.checkpoint or self.id
+
+    @property
+    def peak_load_bytes(self) -> int:
+        return max(self.load_bytes, self.weights_bytes)
 
     @property
     def kv_cache_bytes(self) -> int:
@@ -91,11 +105,13 @@ class CreditGrant(_Frozen):
 
 @dataclass(frozen=True, slots=True)
 class Fit:
-    """Whether a model fits an offer's GPUs, with the tensor-parallel degree and the reasons."""
+    """Whether a model fits an offer's GPUs and its image can serve it, with the tensor-parallel degree, how it is
+    served (cloudrun.serving.Serving: dtype, quantization, checkpoint) and the reasons."""
 
     feasible: bool
     tensor_parallel: int
     reasons: tuple[str, ...]
+    serving: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +175,14 @@ class DeploySpec(_Frozen):
     precision: Precision
     spot: bool = False
     instance_count: int = 1
+    dtype: str = Field(default="bf16", description="activation dtype the container is told: bf16 or fp16")
+    quantization: str | None = Field(default=None, description="vLLM --quantization to apply as it loads, or None")
+    checkpoint: str = Field(default="", description="the checkpoint the container loads (default: model_id)")
+    startup_estimate_s: int = Field(default=0, description="pessimistic seconds from start to serving (0: unknown)")
+
+    @property
+    def served_model(self) -> str:
+        return self.checkpoint or self.model_id
 
     @property
     def tags(self) -> dict[str, str]:

@@ -10,13 +10,16 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from cloudrun import serving
 from cloudrun.credits import spend, usable_grants
 from cloudrun.models import CreditGrant, Fit, MemoryNeed, Offer, Plan, PlanOption
 
 # vLLM reserves this share of each GPU's memory for weights, activations and KV cache (its default
 # --gpu-memory-utilization); the rest is headroom for the CUDA context and fragmentation.
 GPU_MEMORY_UTILIZATION = Decimal("0.90")
-SPOT_RISK = "spot: the VMs can be reclaimed at any time (endpoint goes down); needs the preemptible GPU quota"
+SPOT_RISK = ("spot: the VMs can be reclaimed (preempted) at any time; the deployment then fails with a STOCKOUT "
+             "error and Vertex restarts it up to six times (cloud.google.com/vertex-ai/docs/predictions/use-spot-vms); "
+             "needs the preemptible serving GPU quota")  # fmt: skip
 
 Placement = tuple[str, str, str]  # (provider, region, instance_type)
 
@@ -50,6 +53,7 @@ def fit(need: MemoryNeed, offer: Offer) -> Fit:
     kv = Decimal(need.kv_cache_bytes) / kv_shards
     overhead = Decimal(need.overhead_bytes_per_gpu)
     total = weights + kv + overhead
+    loading = Decimal(need.peak_load_bytes) / tp
     reasons: list[str] = []
     if tp < offer.gpu_count:
         reasons.append(
@@ -59,6 +63,10 @@ def fit(need: MemoryNeed, offer: Offer) -> Fit:
     budget = f"{_gb(usable)} usable per GPU ({GPU_MEMORY_UTILIZATION:.0%} of {_gb(offer.gpu_memory_bytes)})"
     if weights + overhead > usable:
         reasons.append(f"weights {_gb(weights)} + overhead {_gb(overhead)} per GPU exceed {budget} at TP={tp}")
+        return Fit(feasible=False, tensor_parallel=tp, reasons=tuple(reasons))
+    if loading + overhead > usable:  # vLLM's in-flight fp8 loads the 16-bit weights first (fp8.md)
+        reasons.append(f"while loading, the 16-bit weights ({_gb(loading)} per GPU) + overhead exceed {budget} at "
+                       f"TP={tp}: vLLM quantizes to fp8 only after loading them")  # fmt: skip
         return Fit(feasible=False, tensor_parallel=tp, reasons=tuple(reasons))
     if total > usable:
         room = (usable - weights - overhead) * kv_shards
@@ -73,6 +81,19 @@ def fit(need: MemoryNeed, offer: Offer) -> Fit:
         f"context {need.context} x concurrency {need.concurrency}, overhead {_gb(overhead)})"
     )
     return Fit(feasible=True, tensor_parallel=tp, reasons=tuple(reasons))
+
+
+def _servable(need: MemoryNeed, offer: Offer, memory: Fit) -> Fit:
+    """Return the memory fit joined with whether the provider's image can serve the model on this GPU, and how."""
+    how = serving.verdict(need, offer.provider, offer.region, offer.gpu_model)
+    if isinstance(how, str):
+        return Fit(feasible=False, tensor_parallel=memory.tensor_parallel, reasons=(*memory.reasons, how))
+    notes = list(how.notes)
+    warning = serving.startup_warning(need, offer.provider, offer.gpu_count)
+    if warning:
+        notes.append(warning)
+    return Fit(feasible=memory.feasible, tensor_parallel=memory.tensor_parallel,
+               reasons=(*memory.reasons, *notes), serving=how)  # fmt: skip
 
 
 def _option(
@@ -124,7 +145,8 @@ def rank(
 ) -> Plan:
     """Return every option ranked by the rule in `sort_key`; feasible options first."""
     options: list[PlanOption] = []
-    fits: dict[tuple[int, Decimal], Fit] = {}  # fit depends only on the GPUs, and offers share few shapes
+    fits: dict[tuple[int, Decimal], Fit] = {}  # the memory fit depends only on the GPUs; offers share few shapes
+    served: dict[tuple[str, str, str, int, Decimal], Fit] = {}  # and serving on provider, region, GPU model
     payers: dict[tuple[str, str], list[CreditGrant]] = {}  # which grants pay, per provider and service
     for offer in offers:
         if (offer.provider, offer.region, offer.instance_type) in blocked:
@@ -132,13 +154,17 @@ def rank(
         shape = (offer.gpu_count, offer.gpu_memory_gb)
         if shape not in fits:
             fits[shape] = fit(need, offer)
-        if not fits[shape].feasible and not include_infeasible:
+        key = (offer.provider, offer.region, offer.gpu_model, *shape)
+        if key not in served:
+            served[key] = _servable(need, offer, fits[shape])
+        offer_fit = served[key]
+        if not offer_fit.feasible and not include_infeasible:
             continue
         payer_key = (offer.provider, offer.service)
         if payer_key not in payers:
             payers[payer_key] = usable_grants(grants, offer, now)
         choices = [False, True] if spot and offer.spot_price_per_hour_usd is not None else [False]
         for is_spot in choices:
-            options.append(_option(offer, is_spot, fits[shape], hours, payers[payer_key], now))
+            options.append(_option(offer, is_spot, offer_fit, hours, payers[payer_key], now))
     options.sort(key=lambda opt: (not opt.fit.feasible, *sort_key(opt)))
     return Plan(need=need, hours=hours, options=tuple(options), catalog_source=catalog_source)

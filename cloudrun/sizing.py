@@ -31,7 +31,7 @@ _MAX_CONFIG_BYTES = 1_000_000  # a config.json is a few KB; refuse to read anyth
 _HF_ID = re.compile(r"(?!.*\.\.)[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 # Chat variants with the same shape as a shipped config use its file (each file's _name_or_path is its id).
-_ALIASES = {
+ALIASES = {
     "deepseek-ai/deepseek-llm-7b-chat": "deepseek-ai/deepseek-llm-7b-base",
     "deepseek-ai/deepseek-llm-67b-chat": "deepseek-ai/deepseek-llm-67b-base",
     "deepseek-ai/DeepSeek-V2-Lite-Chat": "deepseek-ai/DeepSeek-V2-Lite",
@@ -80,7 +80,7 @@ def _builtin_files() -> dict[str, tuple[str, str]]:
     for entry in resources.files("cloudrun.data.models").iterdir():
         if entry.name.endswith(".json"):
             files[_parse_json(entry.read_bytes(), entry.name)["_name_or_path"]] = entry.name
-    files.update({alias: files[target] for alias, target in _ALIASES.items()})
+    files.update({alias: files[target] for alias, target in ALIASES.items()})
     return {model_id.lower(): (model_id, name) for model_id, name in files.items()}
 
 
@@ -99,7 +99,7 @@ def load_config(model_id: str | None, config_path: Path | None) -> tuple[str, di
         cfg = _parse_json(resources.files("cloudrun.data.models").joinpath(name).read_bytes(), source)
     else:
         resolved, source = model_id, HUB_CONFIG_URL.format(model_id=model_id)
-        cfg = _fetch_from_hub(model_id)
+        cfg = fetch_from_hub(model_id)
     _validate(cfg, source)
     return str(resolved), cfg
 
@@ -128,7 +128,7 @@ def weights_bytes(cfg: dict[str, Any], params: int, precision: Precision | str) 
     """Return the bytes the weights take on the GPUs at `precision`.
 
     bf16 stores every parameter in 2 bytes. fp8 and int8 store the block linear weights in 1 byte and
-    int4 in half a byte plus one 16-bit scale per group of 128 weights (AWQ/GPTQ; zero points ignored);
+    int4 in half a byte plus a 16-bit scale and a 4-bit zero point per group of 128 weights (AWQ/GPTQ);
     embeddings, lm_head, norms, biases and the MoE router stay 16-bit, as FP8/AWQ/GPTQ checkpoints ship.
     The per-block or per-channel scales of fp8/int8 are ignored: under 0.1% of the weights.
     """
@@ -137,9 +137,9 @@ def weights_bytes(cfg: dict[str, Any], params: int, precision: Precision | str) 
         return params * 2
     linear = param_counts(cfg).linear
     sixteen_bit_bytes = (params - linear) * 2
-    if precision is Precision.int4:
+    if precision is Precision.int4:  # AWQ/GPTQ layout: a 16-bit scale and a 4-bit zero point per group
         groups = -(-linear // _INT4_GROUP_SIZE)
-        return sixteen_bit_bytes + linear // 2 + groups * 2
+        return sixteen_bit_bytes + linear // 2 + groups * 2 + -(-groups // 2)
     return sixteen_bit_bytes + linear
 
 
@@ -170,8 +170,13 @@ def need(
     context: int | None = None,
     concurrency: int = 1,
     config_path: Path | None = None,
+    quantized_model: str | None = None,
 ) -> MemoryNeed:
-    """Return what serving the model needs: weights + KV cache for context x concurrency + one GPU's overhead."""
+    """Return what serving the model needs: weights + KV cache for context x concurrency + one GPU's overhead.
+
+    The weights are sized as they will really be loaded: the checkpoint as it ships, vLLM's in-flight fp8 or
+    bitsandbytes 4-bit, or a pre-quantized `quantized_model` sized from its own quantization config.
+    """
     # Check the request before loading, so a bad flag never costs a trip to the Hub.
     chosen = _precision(precision) if precision is not None else None
     _check_positive(context=context, concurrency=concurrency)
@@ -183,25 +188,34 @@ def need(
             f"context {context} is longer than {resolved}'s maximum of {max_context} tokens",
             hint=f"pass --context {max_context} or less",
         )
-    chosen = chosen or default_precision(cfg)
     params = count_params(cfg)
-    weights = weights_bytes(cfg, params, chosen)
-    kv_per_token = kv_bytes_per_token(cfg, chosen)
+    from cloudrun import quantized  # it builds on this module's arithmetic
+
+    if quantized_model:
+        served = quantized.pre_quantized(resolved, cfg, params, quantized_model, chosen)
+    else:
+        served = quantized.as_shipped(resolved, cfg, params, chosen or default_precision(cfg))
+    kv_per_token = kv_bytes_per_token(cfg, served.precision)
     mla = _family(cfg, "config.json") == "mla"
     return MemoryNeed(
         id=resolved,
         architecture=_architecture(cfg),
         params=params,
-        precision=chosen,
-        weights_bytes=weights,
+        precision=served.precision,
+        weights_bytes=served.weights,
         kv_bytes_per_token=kv_per_token,
         context=context,
         concurrency=concurrency,
-        required_bytes=weights + kv_per_token * context * concurrency + OVERHEAD_PER_GPU_BYTES,
+        required_bytes=served.weights + kv_per_token * context * concurrency + OVERHEAD_PER_GPU_BYTES,
         attention_heads=_int(cfg, "num_attention_heads"),
         kv_heads=None if mla else cfg.get("num_key_value_heads") or _int(cfg, "num_attention_heads"),
         max_context=max_context,
         overhead_bytes_per_gpu=OVERHEAD_PER_GPU_BYTES,
+        method=served.method,
+        checkpoint=served.checkpoint,
+        load_bytes=served.load,
+        download_bytes=served.download,
+        unservable=served.unservable,
     )
 
 
@@ -327,8 +341,8 @@ def _parse_json(text: bytes, source: str) -> dict[str, Any]:
     return cfg
 
 
-def _fetch_from_hub(model_id: str) -> dict[str, Any]:
-    """Fetch config.json (only) from the Hugging Face Hub, unless CLOUDRUN_OFFLINE is set."""
+def fetch_from_hub(model_id: str, filename: str = "config.json") -> dict[str, Any]:
+    """Fetch one small JSON file (config.json, never weights) from the Hugging Face Hub, unless CLOUDRUN_OFFLINE."""
     shown = ", ".join(_HINT_EXAMPLES)
     more = len(_builtin_files()) - len(_HINT_EXAMPLES)
     hint = f"download its config.json and pass --config PATH; built-in: {shown} and {more} more"
@@ -336,12 +350,12 @@ def _fetch_from_hub(model_id: str) -> dict[str, Any]:
         raise InvalidInput(f"unknown model {model_id!r} and CLOUDRUN_OFFLINE is set", hint=hint)
     if not _HF_ID.fullmatch(model_id):
         raise InvalidInput(f"unknown model {model_id!r}: not a Hugging Face id like owner/name", hint=hint)
-    url = HUB_CONFIG_URL.format(model_id=model_id)
+    url = HUB_CONFIG_URL.format(model_id=model_id).replace("config.json", filename)
     try:
         with urllib.request.urlopen(url, timeout=HUB_TIMEOUT_SECONDS) as response:
             body = response.read(_MAX_CONFIG_BYTES)
     except urllib.error.HTTPError as err:
-        reason = f"the Hugging Face Hub answered HTTP {err.code} for {model_id!r}'s config.json"
+        reason = f"the Hugging Face Hub answered HTTP {err.code} for {model_id!r}'s {filename}"
         raise InvalidInput(f"{reason} (misspelt, gated or private?)", hint=hint) from err
     except Exception as err:  # DNS, TLS, timeout, or sockets disabled: all mean "not reachable" here
         message = f"unknown model {model_id!r} and the Hugging Face Hub is not reachable"

@@ -1,7 +1,8 @@
 """The IAM role SageMaker assumes to run an endpoint: find the one to use, or create cloudrun's own.
 
-The role cloudrun creates may do three things only: pull the serving image from the AWS Deep Learning
-Containers registry, write the endpoint's logs, and read weights staged in `cloudrun-*` S3 buckets.
+The role cloudrun creates may do what AWS lists for a hosting role, scoped down: pull the LMI serving image,
+publish the endpoint's metrics, write its logs, and read weights staged in `cloudrun-*` S3 buckets. A role
+cloudrun made earlier (tagged cloudrun-managed) gets the current policy again when it is reused.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 from cloudrun.errors import AuthError, CloudrunError, Conflict, NotFound
 from cloudrun.models import MANAGED_TAG
 
+from . import aws_template
+
 ROLE_NAME = "cloudrun-sagemaker-execution"
 ROLE_ENV = "CLOUDRUN_SAGEMAKER_ROLE_ARN"
-DLC_REGISTRY_ACCOUNT = "763104351884"  # AWS Deep Learning Containers (the LMI image lives here)
+LMI_REPOSITORY = "djl-inference"  # the LMI image's repository, in each region's registry account
 CREDENTIALS_MISSING = "no usable AWS credentials"  # how the adapter's error table says the chain found none
 NO_ROLE_HINT = f"pass --role ARN, set {ROLE_ENV}, or allow iam:CreateRole so cloudrun can create {ROLE_NAME}"
 
@@ -25,30 +28,51 @@ TRUST_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-EXECUTION_POLICY: dict[str, Any] = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Sid": "EcrToken", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-        {
-            "Sid": "PullServingImage",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            "Resource": f"arn:aws:ecr:*:{DLC_REGISTRY_ACCOUNT}:repository/*",
-        },
-        {
-            "Sid": "EndpointLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            "Resource": "arn:aws:logs:*:*:log-group:/aws/sagemaker/*",
-        },
-        {
-            "Sid": "ReadStagedWeights",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:ListBucket"],
-            "Resource": ["arn:aws:s3:::cloudrun-*", "arn:aws:s3:::cloudrun-*/*"],
-        },
-    ],
-}
+
+
+def execution_policy() -> dict[str, Any]:
+    """Return the role's inline policy: AWS's list for a CreateModel execution role, scoped to what cloudrun uses.
+
+    AWS documents these actions for an execution role passed to CreateModel: cloudwatch:PutMetricData, the four
+    logs actions, s3:GetObject/ListBucket, ecr:GetAuthorizationToken and the three image-pull actions, with ECR
+    "scope[d] to a specific registry path that you specify as the PrimaryContainer.Image" (SageMaker Developer
+    Guide, sagemaker-roles.html#sagemaker-roles-createmodel-perms). Here the pull is scoped to the LMI repository
+    in every account that publishes it (the SDK's djl-lmi.json, templates/sagemaker-lmi.json), S3 to cloudrun's
+    own buckets, logs to SageMaker's log groups.
+    """
+    accounts = aws_template.registry_accounts()
+    repositories = [f"arn:aws:ecr:*:{account}:repository/{LMI_REPOSITORY}" for account in accounts]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "EcrToken", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Sid": "PullServingImage",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                "Resource": repositories,
+            },  # fmt: skip
+            {"Sid": "EndpointMetrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"},
+            {
+                "Sid": "EndpointLogs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                "Resource": "arn:aws:logs:*:*:log-group:/aws/sagemaker/*",
+            },  # fmt: skip
+            {
+                "Sid": "ReadStagedWeights",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": ["arn:aws:s3:::cloudrun-*", "arn:aws:s3:::cloudrun-*/*"],
+            },  # fmt: skip
+        ],
+    }
+
 
 IamCall = Callable[..., dict[str, Any]]
 """(operation, **params) -> response, with the SDK's errors already translated to cloudrun errors."""
@@ -69,11 +93,14 @@ def resolve(
     if environ.get(ROLE_ENV):
         return environ[ROLE_ENV]
     try:
-        return iam("get_role", RoleName=ROLE_NAME)["Role"]["Arn"]
+        role = iam("get_role", RoleName=ROLE_NAME)["Role"]
     except NotFound:
-        pass
+        role = None
     except AuthError as exc:
         raise _no_role(exc) from exc
+    if role is not None:
+        _refresh(iam, role, notices)
+        return role["Arn"]
     if not create:
         raise AuthError(f"no SageMaker execution role and {ROLE_NAME} does not exist", hint=NO_ROLE_HINT)
     return _create(iam, notices)
@@ -100,7 +127,7 @@ def _create(iam: IamCall, notices: list[str]) -> str:
     except AuthError as exc:
         raise _no_role(exc) from exc
     try:
-        iam("put_role_policy", RoleName=ROLE_NAME, PolicyName=ROLE_NAME, PolicyDocument=json.dumps(EXECUTION_POLICY))
+        iam("put_role_policy", RoleName=ROLE_NAME, PolicyName=ROLE_NAME, PolicyDocument=json.dumps(execution_policy()))
     except CloudrunError as exc:
         _delete_quietly(iam)
         if isinstance(exc, AuthError):
@@ -108,6 +135,17 @@ def _create(iam: IamCall, notices: list[str]) -> str:
         raise
     notices.append(f"created IAM role {ROLE_NAME} ({arn}) for SageMaker to pull the serving image and write logs")
     return arn
+
+
+def _refresh(iam: IamCall, role: dict[str, Any], notices: list[str]) -> None:
+    """Bring the policy of a role cloudrun made (tagged cloudrun-managed) up to date; best effort, never fatal."""
+    tags = {tag.get("Key"): tag.get("Value") for tag in role.get("Tags") or []}
+    if tags.get(MANAGED_TAG) != "true":
+        return  # someone else's role of that name: not ours to change
+    try:
+        iam("put_role_policy", RoleName=ROLE_NAME, PolicyName=ROLE_NAME, PolicyDocument=json.dumps(execution_policy()))
+    except CloudrunError as exc:
+        notices.append(f"could not update the policy of {ROLE_NAME} ({exc.message}); it may lack newer permissions")
 
 
 def _no_role(cause: AuthError) -> AuthError:

@@ -6,19 +6,20 @@ Pure: no SDK and no network, so `deploy --dry-run` can show exactly what `create
 from __future__ import annotations
 
 import json
-import os
-import re
-from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
 
+from cloudrun.errors import InvalidInput
 from cloudrun.models import DeploySpec
+
+from .template_common import HF_TOKEN_VARIABLES as HF_TOKEN_VARIABLES  # re-exported
+from .template_common import REDACTED_TOKEN as REDACTED_TOKEN
+from .template_common import hf_token as hf_token
+from .template_common import needs_remote_code
 
 TEMPLATE = "sagemaker-lmi.json"
 VARIANT_NAME = "main"
-HF_TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
-REDACTED_TOKEN = "<copied from $HF_TOKEN at create time>"
 
 Request = tuple[str, dict[str, Any]]
 
@@ -29,31 +30,46 @@ def load_template() -> dict[str, Any]:
     return json.loads(resources.files("cloudrun.templates").joinpath(TEMPLATE).read_text(encoding="utf-8"))
 
 
-def hf_token(environ: Mapping[str, str] | None = None) -> str | None:
-    """Return the Hugging Face token from the environment (for gated models), or None if unset."""
-    environ = os.environ if environ is None else environ
-    return next((environ[name] for name in HF_TOKEN_VARIABLES if environ.get(name)), None)
+def image_uri(region: str) -> str:
+    """Return the LMI image in `region`'s registry (accounts from the SDK's djl-lmi.json); InvalidInput if none."""
+    template = load_template()
+    account = template["registries"].get(region)
+    if account is None:
+        raise InvalidInput(
+            f"no LMI serving image is published for SageMaker in {region!r}",
+            hint=f"choose one of: {', '.join(sorted(template['registries']))}",
+        )
+    return template["image"].format(account=account, region=region)
+
+
+def registry_accounts() -> list[str]:
+    """Return every AWS account that publishes the LMI image in some region (for the execution role's ECR pull)."""
+    return sorted(set(load_template()["registries"].values()))
 
 
 def container(spec: DeploySpec, token: str | None) -> dict[str, Any]:
-    """Return the model's PrimaryContainer: the LMI image and its environment for this spec."""
+    """Return the model's PrimaryContainer: the LMI image and its environment for this spec.
+
+    The checkpoint, dtype and quantization come from the spec (cloudrun.serving chose them for this GPU): LMI passes
+    OPTION_DTYPE and OPTION_QUANTIZE to vLLM (vllm_rb_properties.py); a pre-quantized checkpoint gets no
+    OPTION_QUANTIZE, so vLLM reads its method (and picks Marlin kernels) itself.
+    """
     template = load_template()
     values = {
         "region": spec.region,
-        "model_id": spec.model_id,
+        "model_id": spec.served_model,
         "tensor_parallel": spec.tensor_parallel,
         "context": spec.context,
     }
     environment = {key: value.format(**values) for key, value in template["environment"].items()}
-    # fp8/int8/int4 checkpoints carry their quantisation in config.json: vLLM picks the dtype itself.
-    dtype = template["dtype_by_precision"].get(spec.precision.value)
-    if dtype:
-        environment["OPTION_DTYPE"] = dtype
-    if any(re.search(pattern, spec.model_id, re.IGNORECASE) for pattern in template["trust_remote_code_models"]):
+    environment[template["dtype_env"]] = template["dtypes"][spec.dtype]
+    if spec.quantization:
+        environment[template["quantization_env"]] = spec.quantization
+    if needs_remote_code(spec, template["trust_remote_code_models"]):
         environment["OPTION_TRUST_REMOTE_CODE"] = "true"
     if token:
         environment["HF_TOKEN"] = token
-    return {"Image": template["image"].format(**values), "Environment": environment}
+    return {"Image": image_uri(spec.region), "Environment": environment}
 
 
 def requests(spec: DeploySpec, role_arn: str, token: str | None) -> list[Request]:

@@ -5,11 +5,15 @@ region (shared with compute clusters), read through `MLClient.compute.list_usage
 GET /subscriptions/{s}/providers/Microsoft.MachineLearningServices/locations/{loc}/usages. Azure reserves
 20 % extra for upgrades (10 instances need quota for 12) except on the SKUs marked "Skip 20% Reservation":
 NC A100 v4, NC H100 v5, ND A100 v4, ND H100 v5 (how-to-manage-quotas.md, reference-managed-online-
-endpoints-vm-sku-list.md; cloud-facts §1.3). GPU families default to 0 cores on new subscriptions, and
-Free Trial subscriptions cannot get any increase until upgraded to pay-as-you-go.
+endpoints-vm-sku-list.md). GPU families default to 0 cores on new subscriptions, and Free Trial
+subscriptions cannot get any increase until upgraded to pay-as-you-go.
 
-Family names are the `name.value` of the usage rows (as `az vm list-usage` shows them); compared
-case-insensitively because Azure's own casing varies (standardNCADSA100v4Family / StandardNCADSA100v4Family).
+Family names: the "Family Name" column of reference-managed-online-endpoints-vm-sku-list.md, verbatim, whose
+spacing and casing vary ("standard NCASv3_T4 Family", "standardNCSv3Family", "standard NDAMSv4_A100Family"). The
+usage rows name a family as "<family> Family Cluster Dedicated vCPUs" (azure-rest-api-specs 2024-04-01
+Usage/list.json), and public code that reads them sees other spellings (ND H100 v5 as standardNDSH100v5Family).
+So a row matches a family when, with spaces, '_' and case ignored, its value or localized value contains the
+family's key; only rows of type .../vmFamily/usages count (workspace and compute rows repeat the same names).
 """
 
 from __future__ import annotations
@@ -23,18 +27,33 @@ RESERVE = 1.2
 
 @dataclass(frozen=True)
 class Family:
-    name: str
+    names: tuple[str, ...]  # as Microsoft's docs spell it (first) and other spellings seen in usage rows
     exempt: bool  # "Skip 20% Reservation"
 
+    @property
+    def name(self) -> str:
+        return self.names[0]
 
-NC_A100_V4 = Family("standardNCADSA100v4Family", exempt=True)
-NC_H100_V5 = Family("standardNCadsH100v5Family", exempt=True)
-ND_A100_V4 = Family("standardNDASv4_A100Family", exempt=True)
-ND_A100_V4_80GB = Family("standardNDAMSv4_A100Family", exempt=True)
-ND_H100_V5 = Family("standardNDSH100v5Family", exempt=True)
-NC_T4_V3 = Family("standardNCASv3_T4Family", exempt=False)
-NC_V3 = Family("standardNCSv3Family", exempt=False)
-NV_A10_V5 = Family("standardNVADSA10v5Family", exempt=False)
+    def matches(self, usage: Usage) -> bool:
+        """Return whether a usage row counts this family's vCPUs (spaces, '_' and case ignored)."""
+        if usage.type and not usage.type.lower().endswith("vmfamily/usages"):
+            return False
+        row = {squash(usage.name), squash(usage.localized)}
+        return any(squash(name).removesuffix("family") in text for name in self.names for text in row if text)
+
+
+def squash(text: str) -> str:
+    return text.replace(" ", "").replace("_", "").lower()
+
+
+NC_A100_V4 = Family(("standardNCADSA100v4Family",), exempt=True)
+NC_H100_V5 = Family(("standardNCADSH100v5Family",), exempt=True)
+ND_A100_V4 = Family(("standard NDASv4_A100 Family",), exempt=True)
+ND_A100_V4_80GB = Family(("standard NDAMSv4_A100Family",), exempt=True)
+ND_H100_V5 = Family(("standardNDv5H100Family", "standardNDSH100v5Family"), exempt=True)
+NC_T4_V3 = Family(("standard NCASv3_T4 Family",), exempt=False)
+NC_V3 = Family(("standardNCSv3Family",), exempt=False)
+NV_A10_V5 = Family(("standardNVADSA10v5Family",), exempt=False)
 
 # instance type -> (quota family, vCPUs per instance); vCPUs agree with cloudrun/data/offers.csv.
 INSTANCE_TYPES: dict[str, tuple[Family, int]] = {
@@ -60,11 +79,13 @@ INSTANCE_TYPES: dict[str, tuple[Family, int]] = {
 
 @dataclass(frozen=True)
 class Usage:
-    """One usage row: a quota family's vCPUs in use and its limit."""
+    """One usage row: a quota's name (value and localized), its type, the vCPUs in use and its limit."""
 
     name: str
     current: int
     limit: int
+    localized: str = ""
+    type: str = ""
 
 
 def instances_allowed(instance_type: str, usages: Iterable[Usage]) -> int | None:
@@ -74,8 +95,8 @@ def instances_allowed(instance_type: str, usages: Iterable[Usage]) -> int | None
     if known is None:
         return None
     family, vcpus = known
-    row = next((u for u in usages if u.name.lower() == family.name.lower()), None)
-    if row is None:
+    row = next((u for u in usages if family.matches(u)), None)
+    if row is None or row.limit < 0:  # -1: no limit reported for this row
         return None
     per_instance = vcpus * (1.0 if family.exempt else RESERVE)
     return max(0, math.floor((row.limit - row.current) / per_instance + 1e-9))

@@ -92,12 +92,20 @@ def failure_reason(endpoint_name: str, deployment: Any, *, call: Call, ml: Calla
 
 
 def to_usage(row: Any) -> azure_quota.Usage:
+    """Return a quota usage row from azure-ai-ml's Usage (which keeps the REST model's keys, camelCase or not)."""
     fields = vars(row)
-    name = row.name if isinstance(row.name, str) else (getattr(row.name, "value", None) or row.name.get("value"))
+    name = row.name
+    if isinstance(name, str):
+        value, localized = name, ""
+    else:
+        get = name.get if isinstance(name, dict) else lambda key, default=None: getattr(name, key, default)
+        value = get("value") or ""
+        localized = get("localized_value") or get("localizedValue") or ""
     # azure-ai-ml 1.35 copies the REST model's wire keys into Usage: `currentValue` stays camelCase and
     # `current_value` None (Usage._from_rest_object uses as_dict()); read either.
     current = fields.get("current_value") or fields.get("currentValue") or 0
-    return azure_quota.Usage(name=str(name), current=int(current), limit=int(row.limit or 0))
+    return azure_quota.Usage(name=str(value), localized=str(localized), type=str(fields.get("type") or ""),
+                             current=int(current), limit=int(row.limit or 0))  # fmt: skip
 
 
 def region_key(location: str) -> str:

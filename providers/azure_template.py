@@ -8,6 +8,7 @@ Environment) only when it runs.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ from typing import Any
 from cloudrun.errors import InvalidInput
 from cloudrun.models import DeploySpec
 
-from .aws_template import REDACTED_TOKEN, hf_token
+from .template_common import REDACTED_TOKEN, hf_token, needs_remote_code
 
 TEMPLATE = "azureml-vllm.json"
 NAME_RULE = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
@@ -67,16 +68,42 @@ def stock_image_problem(sandbox: bool) -> str | None:
 
 
 def environment_variables(spec: DeploySpec, token: str | None) -> dict[str, str]:
-    """Return the container's environment: the model and vLLM's arguments (no args field exists on Azure ML)."""
+    """Return the container's environment: the model and vLLM's arguments (no args field exists on Azure ML).
+
+    The checkpoint, dtype and quantization come from the spec (cloudrun.serving chose them for this GPU).
+    """
     template = load_template()
-    values = {"model_id": spec.model_id, "tensor_parallel": spec.tensor_parallel, "context": spec.context}
+    values = {"model_id": spec.served_model, "tensor_parallel": spec.tensor_parallel, "context": spec.context}
     args = [arg.format(**values) for arg in template["vllm_args"]]
-    if any(re.search(pattern, spec.model_id, re.IGNORECASE) for pattern in template["trust_remote_code_models"]):
+    args += ["--dtype", template["dtypes"][spec.dtype]]
+    if spec.quantization:
+        args += ["--quantization", spec.quantization]
+    if needs_remote_code(spec, template["trust_remote_code_models"]):
         args.append("--trust-remote-code")
-    variables = {"VLLM_MODEL": spec.model_id, "VLLM_ARGS": " ".join(args)}
+    variables = {"VLLM_MODEL": spec.served_model, "VLLM_ARGS": " ".join(args)}
     if token:
         variables["HF_TOKEN"] = token
     return variables
+
+
+def probes(startup_estimate_s: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Return (readiness, liveness) probe settings sized to how long the model takes to come up.
+
+    vLLM answers /health only once the weights are downloaded and loaded. Liveness restarts a container that fails
+    it failure_threshold times in a row, so it starts only after the pessimistic estimate (with a margin, never
+    under 10 minutes): a 67B still downloading is never killed and made to start over. Readiness starts within a
+    minute and keeps trying for as long (failure_threshold x period), so a small model is marked ready as soon as it
+    is, and a large one is not failed early (ResourceNotReady, how-to-troubleshoot-online-endpoints.md).
+    """
+    settings = load_template()["probes"]
+    period, timeout = settings["period_s"], settings["timeout_s"]
+    covered = max(settings["min_liveness_delay_s"], math.ceil(startup_estimate_s * settings["margin"]))
+    liveness_delay = math.ceil(covered / 300) * 300  # whole 5 minutes
+    readiness = {"initial_delay": settings["readiness_initial_delay_s"], "period": period, "timeout": timeout,
+                 "failure_threshold": math.ceil(liveness_delay / period), "success_threshold": 1}  # fmt: skip
+    liveness = {"initial_delay": liveness_delay, "period": period, "timeout": timeout, "failure_threshold": 10,
+                "success_threshold": 1}  # fmt: skip
+    return readiness, liveness
 
 
 def requests(spec: DeploySpec, token: str | None, environ: Mapping[str, str] | None = None) -> list[Request]:
@@ -85,6 +112,7 @@ def requests(spec: DeploySpec, token: str | None, environ: Mapping[str, str] | N
     deployment = template["deployment_name"]
     endpoint = {"name": spec.name, "auth_mode": "key", "tags": spec.tags}
     environment = {"image": image(environ), "inference_config": template["inference_config"]}
+    readiness, liveness = probes(spec.startup_estimate_s)
     deployment_params = {
         "name": deployment,
         "endpoint_name": spec.name,
@@ -94,8 +122,8 @@ def requests(spec: DeploySpec, token: str | None, environ: Mapping[str, str] | N
         "instance_type": spec.instance_type,
         "instance_count": spec.instance_count,
         "request_settings": template["request_settings"],
-        "readiness_probe": template["readiness_probe"],
-        "liveness_probe": template["liveness_probe"],
+        "readiness_probe": readiness,
+        "liveness_probe": liveness,
     }
     return [
         ("online_endpoints.begin_create_or_update", endpoint),

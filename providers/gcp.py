@@ -35,9 +35,9 @@ Metrics and quota (`gcp_metrics`, both plain REST reads): invocations() sums Clo
 Quotas serving GPU quota of the machine's GPU type in the region (e.g. CustomModelServingL4GPUsPerProjectPerRegion)
 and divides by the machine's GPU count.
 
-Gaps: spot placements draw on separate preemptible serving quotas whose Cloud Quotas ids are not verified:
-quota(..., spot=True) returns None (unknown) rather than guess. has_live_balances=False: no API exposes the
-remaining trial credit.
+Spot: `deploy --spot` sets DeployedModel.dedicated_resources.spot; spot placements draw on the preemptible serving
+quotas (gcp_metrics.SPOT_QUOTA_IDS, named as Google's own notebook helper names them; an id Cloud Quotas does not
+know reads as unknown). Gaps: has_live_balances=False: no API exposes the remaining trial credit.
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ class VertexProvider(Provider):
         self.sandbox = self._google.sandbox
         self._call = self._google.call  # one SDK call: translated, retried if retryable
         self._run_operation = self._google.run_operation  # a long-running operation, waited to a deadline
-        self._serving_quotas: dict[str, dict[str, Any] | None] = {}  # accelerator -> its QuotaInfo, read once
+        self._serving_quotas: dict[tuple[str, bool], dict[str, Any] | None] = {}  # (GPU, spot) -> QuotaInfo, once
         self.notices: list[str] = []
 
     # --- the Provider interface -------------------------------------------------------------------------
@@ -225,24 +225,26 @@ class VertexProvider(Provider):
         """Return how many `instance_type` replicas the serving GPU quota allows in `region`, or None if unknown.
 
         That is floor(the project's serving quota for the machine's GPU type in the region / its GPUs per
-        machine), from Cloud Quotas. None: a machine type or GPU cloudrun cannot map, a quota it cannot read
-        (best effort, quick deadline), or spot=True (preemptible quota ids are not verified).
+        machine), from Cloud Quotas; with `spot`, the preemptible serving quota (gcp_metrics.SPOT_QUOTA_IDS). None:
+        a machine type or GPU cloudrun cannot map, or a quota it cannot read (best effort, quick deadline).
         """
         shape = shapes.for_provider(self.name).get(instance_type)
-        if spot or shape is None or shape.gpu_count < 1:
+        if shape is None or shape.gpu_count < 1:
             return None
         try:
             accelerator = gcp_template.accelerator_type(instance_type)
         except InvalidInput:
             return None
-        if accelerator not in self._serving_quotas:  # one read per GPU type covers every region
+        key = (accelerator, spot)
+        if key not in self._serving_quotas:  # one read per GPU type covers every region
             quick = functools.partial(self._call, deadline_s=_QUICK_DEADLINE_S)
             try:
-                self._serving_quotas[accelerator] = gcp_metrics.serving_quota(quick, self.project, accelerator)
+                self._serving_quotas[key] = gcp_metrics.serving_quota(quick, self.project, accelerator, spot)
             except CloudrunError as exc:
-                self.notices.append(f"Vertex serving quota for {accelerator} GPUs unknown: {exc}")
-                self._serving_quotas[accelerator] = None
-        info = self._serving_quotas[accelerator]
+                kind = "spot serving" if spot else "serving"
+                self.notices.append(f"Vertex {kind} quota for {accelerator} GPUs unknown: {exc}")
+                self._serving_quotas[key] = None
+        info = self._serving_quotas[key]
         gpus = None if info is None else gcp_metrics.regional_value(info, region)
         return None if gpus is None else gpus // shape.gpu_count
 

@@ -29,9 +29,10 @@ QUOTAS_URL = "https://cloudquotas.googleapis.com"
 PREDICTION_COUNT = "aiplatform.googleapis.com/prediction/online/prediction_count"
 ENDPOINT_RESOURCE = "aiplatform.googleapis.com/Endpoint"
 SERVICE = "aiplatform.googleapis.com"
-# AcceleratorType -> the Cloud Quotas id of its Vertex serving quota (GPUs per project per region), as gcloud's
-# model-garden utilities map them (googlecloudsdk/command_lib/ai/model_garden_utils.py). Spot (preemptible)
-# serving quotas have ids of their own that are not verified, so spot placements are not read.
+# AcceleratorType -> the Cloud Quotas id of its Vertex serving quota (GPUs per project per region). gcloud's map
+# (googlecloudsdk/command_lib/ai/model_garden_utils.py _ACCELERATOR_TYPE_TO_QUOTA_ID_MAP) has T4 to H100; H200 is
+# written out in GoogleCloudPlatform/vertex-ai-samples model_garden_pytorch_deepseek_deployment.ipynb ("H200s:
+# CustomModelServingH200GPUsPerProjectPerRegion").
 SERVING_QUOTA_IDS = {
     "NVIDIA_TESLA_T4": "CustomModelServingT4GPUsPerProjectPerRegion",
     "NVIDIA_L4": "CustomModelServingL4GPUsPerProjectPerRegion",
@@ -39,6 +40,15 @@ SERVING_QUOTA_IDS = {
     "NVIDIA_TESLA_A100": "CustomModelServingA100GPUsPerProjectPerRegion",
     "NVIDIA_A100_80GB": "CustomModelServingA10080GBGPUsPerProjectPerRegion",
     "NVIDIA_H100_80GB": "CustomModelServingH100GPUsPerProjectPerRegion",
+    "NVIDIA_H200_141GB": "CustomModelServingH200GPUsPerProjectPerRegion",
+}
+# Spot (preemptible) serving draws on its own quotas, named by Google's notebook helper as
+# f"CustomModelServingPreemptible{X}PerProjectPerRegion" for the same X (vertex-ai-samples notebooks/community/
+# model_garden/docker_source_codes/notebook_util/common_util.py get_quota_id); the H100 and A100 ones are also written
+# out in model_garden_xdit_wan2_2.ipynb. A quota id Cloud Quotas does not know reads as unknown, never as 0.
+SPOT_QUOTA_IDS = {
+    accelerator: quota.replace("CustomModelServing", "CustomModelServingPreemptible", 1)
+    for accelerator, quota in SERVING_QUOTA_IDS.items()
 }
 _ENDPOINT_NAME = re.compile(r"projects/([^/]+)/locations/([^/]+)/endpoints/([^/]+)")
 
@@ -93,9 +103,9 @@ def invocation_count(call: Call, endpoint_name: str, since: datetime, now: datet
     return sum(_count(point) for one in series for point in one.get("points", []))
 
 
-def serving_quota(call: Call, project: str, accelerator: str) -> dict[str, Any] | None:
-    """Return the QuotaInfo of the project's Vertex serving quota for this GPU type (all regions), or None."""
-    quota_id = SERVING_QUOTA_IDS.get(accelerator)
+def serving_quota(call: Call, project: str, accelerator: str, spot: bool = False) -> dict[str, Any] | None:
+    """Return the QuotaInfo of the project's Vertex serving quota (spot or not) for this GPU type, or None."""
+    quota_id = (SPOT_QUOTA_IDS if spot else SERVING_QUOTA_IDS).get(accelerator)
     if quota_id is None:
         return None
     name = f"projects/{project}/locations/global/services/{SERVICE}/quotaInfos/{quota_id}"

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from cloudrun.errors import InvalidInput
 from cloudrun.models import DeploySpec
+from cloudrun.pricing import shapes
 
-from .aws_template import (
-    hf_token as hf_token,  # re-exported: the same HF_TOKEN / HUGGING_FACE_HUB_TOKEN lookup on every cloud
-)
+from .template_common import REDACTED_TOKEN as REDACTED_TOKEN  # re-exported: the same redaction on every cloud
+from .template_common import hf_token as hf_token
+from .template_common import needs_remote_code
 
 TEMPLATE = "vertex-vllm.json"
-REDACTED_TOKEN = "<copied from $HF_TOKEN at create time>"
 MODEL_PLACEHOLDER = "<model name returned by upload_model>"
 ENDPOINT_PLACEHOLDER = "<endpoint name returned by create_endpoint>"
 
@@ -82,14 +83,18 @@ def labels(spec: DeploySpec) -> dict[str, str]:
 
 
 def container_spec(spec: DeploySpec, token: str | None) -> dict[str, Any]:
-    """Return the model's ModelContainerSpec: the vLLM image, its args and environment for this spec."""
+    """Return the model's ModelContainerSpec: the vLLM image, its args and environment for this spec.
+
+    The checkpoint, dtype and quantization come from the spec (cloudrun.serving chose them for this GPU); shared
+    memory is at most half the machine's RAM (it is reserved from the VM's memory, ModelContainerSpec).
+    """
     template = load_template()
-    values = {"model_id": spec.model_id, "tensor_parallel": spec.tensor_parallel, "context": spec.context}
+    values = {"model_id": spec.served_model, "tensor_parallel": spec.tensor_parallel, "context": spec.context}
     args = [arg.format(**values) for arg in template["args"]]
-    dtype = template["dtype_by_precision"].get(spec.precision.value)
-    if dtype:  # fp8/int8/int4 checkpoints carry their quantisation in config.json: vLLM picks the dtype itself
-        args.append(f"--dtype={dtype}")
-    if any(re.search(pattern, spec.model_id, re.IGNORECASE) for pattern in template["trust_remote_code_models"]):
+    args.append(f"--dtype={template['dtypes'][spec.dtype]}")
+    if spec.quantization:
+        args.append(f"--quantization={spec.quantization}")
+    if needs_remote_code(spec, template["trust_remote_code_models"]):
         args.append("--trust-remote-code")
     env = {name: value.format(**values) for name, value in template["env"].items()}
     if token:
@@ -101,9 +106,21 @@ def container_spec(spec: DeploySpec, token: str | None) -> dict[str, Any]:
         "ports": [{"container_port": template["port"]}],
         "predict_route": template["predict_route"],
         "health_route": template["health_route"],
-        "shared_memory_size_mb": template["shared_memory_size_mb"],
+        "shared_memory_size_mb": shared_memory_mb(spec.instance_type),
         "deployment_timeout": {"seconds": template["deployment_timeout_s"]},
     }
+
+
+def shared_memory_mb(machine_type: str) -> int:
+    """Return the shared memory to ask for: Google's 16 GB, but never more than half the machine's RAM."""
+    template = load_template()
+    shape = shapes.for_provider("gcp").get(machine_type)
+    if shape is None:
+        raise InvalidInput(f"cloudrun does not know how much memory the Vertex machine type {machine_type!r} has",
+                           hint="add it to templates/gpu_shapes.csv")  # fmt: skip
+    # Compute Engine states machine memory in GB of 1024 MB (memory is set in MB, in multiples of 256)
+    half = int(shape.memory_gb * 1024 * Decimal(str(template["shared_memory_share_of_ram"])))
+    return min(int(template["shared_memory_size_mb"]), half)
 
 
 def dedicated_resources(spec: DeploySpec) -> dict[str, Any]:
@@ -124,8 +141,9 @@ def requests(
     """Return the (method, request) calls that upload the model, create the endpoint and deploy, in order."""
     parent = f"projects/{project}/locations/{spec.region}"
     marks = labels(spec)
+    resources_ = dedicated_resources(spec)  # first: a machine cloudrun cannot map to its GPU is refused as such
     model = {"display_name": spec.name, "labels": marks, "container_spec": container_spec(spec, token)}
-    deployed = {"model": model_name, "display_name": spec.name, "dedicated_resources": dedicated_resources(spec)}
+    deployed = {"model": model_name, "display_name": spec.name, "dedicated_resources": resources_}
     return [
         ("upload_model", {"parent": parent, "model": model}),
         ("create_endpoint", {"parent": parent, "endpoint": {"display_name": spec.name, "labels": marks}}),

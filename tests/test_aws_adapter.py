@@ -195,6 +195,19 @@ def test_existing_cloudrun_role_is_reused(moto_aws):
     existing = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     provider = SageMakerProvider()
     assert provider.resolve_role() == existing and provider.notices == []
+    assert iam.list_role_policies(RoleName=ROLE_NAME)["PolicyNames"] == []  # not ours (untagged): left alone
+
+
+def test_cloudruns_own_role_gets_the_current_policy_when_reused(moto_aws):
+    iam = boto3.client("iam")
+    iam.create_role(
+        RoleName=ROLE_NAME, AssumeRolePolicyDocument="{}", Tags=[{"Key": "cloudrun-managed", "Value": "true"}]
+    )
+    old = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=ROLE_NAME, PolicyName=ROLE_NAME, PolicyDocument=json.dumps(old))
+    SageMakerProvider().resolve_role()
+    policy = iam.get_role_policy(RoleName=ROLE_NAME, PolicyName=ROLE_NAME)["PolicyDocument"]
+    assert "EndpointMetrics" in {s.get("Sid") for s in policy["Statement"]}
 
 
 def test_missing_role_is_created_with_least_privilege_and_a_notice(moto_aws):
@@ -208,9 +221,13 @@ def test_missing_role_is_created_with_least_privilege_and_a_notice(moto_aws):
     assert trust["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
     assert iam.list_role_tags(RoleName=ROLE_NAME)["Tags"] == [{"Key": "cloudrun-managed", "Value": "true"}]
     policy = iam.get_role_policy(RoleName=ROLE_NAME, PolicyName=ROLE_NAME)["PolicyDocument"]
-    resources = {json.dumps(s["Resource"]) for s in policy["Statement"]}
-    assert '"arn:aws:ecr:*:763104351884:repository/*"' in resources
-    assert '"arn:aws:logs:*:*:log-group:/aws/sagemaker/*"' in resources
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    pulls = statements["PullServingImage"]["Resource"]
+    assert "arn:aws:ecr:*:763104351884:repository/djl-inference" in pulls  # us-east-1 and 15 more regions
+    assert "arn:aws:ecr:*:626614931356:repository/djl-inference" in pulls  # af-south-1 (djl-lmi.json)
+    assert all(p.endswith(":repository/djl-inference") for p in pulls)
+    assert statements["EndpointMetrics"]["Action"] == "cloudwatch:PutMetricData"  # AWS's list for a hosting role
+    assert statements["EndpointLogs"]["Resource"] == "arn:aws:logs:*:*:log-group:/aws/sagemaker/*"
     assert provider.notices and f"created IAM role {ROLE_NAME} ({role_arn})" in provider.notices[0]
 
 
@@ -396,7 +413,8 @@ def test_render_requests_redacts_the_token_and_follows_the_model(aws_env, monkey
     (op, model), (_, config), (_, endpoint) = provider.render_requests(v3, ROLE_ARN)
     env = model["PrimaryContainer"]["Environment"]
     assert op == "create_model" and "hf_secret" not in json.dumps(model)
-    assert env["OPTION_TRUST_REMOTE_CODE"] == "true" and "OPTION_DTYPE" not in env
+    assert env["OPTION_TRUST_REMOTE_CODE"] == "true" and env["OPTION_DTYPE"] == "bf16"
+    assert "OPTION_QUANTIZE" not in env  # an FP8 checkpoint: vLLM reads its quantization itself
     assert config["ProductionVariants"][0]["InstanceType"] == "ml.p5.48xlarge"
     assert endpoint == {"EndpointName": "ds-67b", "EndpointConfigName": "ds-67b", "Tags": model["Tags"]}
     distill = provider.render_requests(spec(model_id="deepseek-ai/DeepSeek-R1-Distill-Qwen-32B"))[0][1]

@@ -118,12 +118,13 @@ def test_lifecycle_create_describe_invoke_list_delete(sandbox, monkeypatch, caps
     assert deployment["environmentVariables"] == {
         "VLLM_MODEL": "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
         "VLLM_ARGS": "--tensor-parallel-size 1 --max-model-len 8192 --gpu-memory-utilization 0.9 --host 0.0.0.0 "
-        "--port 8000",
+        "--port 8000 --dtype bfloat16",
         "HF_TOKEN": "hf_secret",
     }
     assert deployment["requestSettings"]["requestTimeout"] == "PT3M"
     assert deployment["requestSettings"]["maxConcurrentRequestsPerInstance"] == 32
-    assert deployment["readinessProbe"]["initialDelay"] == "PT30M"
+    assert deployment["readinessProbe"]["initialDelay"] == "PT1M"  # starts within a minute
+    assert deployment["livenessProbe"]["initialDelay"] == "PT10M"  # never restarts a container still loading
     environment = next(iter(arm.environments.values()))["properties"]
     assert environment["image"].startswith("vllm/vllm-openai:")
     assert environment["inferenceConfig"]["scoringRoute"] == {"port": 8000, "path": "/v1/chat/completions"}
@@ -210,7 +211,7 @@ def test_throttling_is_retried_by_our_layer_once_per_attempt(sandbox):
 @pytest.mark.allow_hosts(["127.0.0.1"])
 def test_quota_reads_the_family_usage_with_the_20_percent_reserve(sandbox):
     adapter = provider()
-    sandbox.arm.usages["standardNCASv3_T4Family"] = (16, 64)  # 48 free vCPUs
+    sandbox.arm.usages["Standard NCASv3_T4 Family Cluster Dedicated vCPUs"] = (16, 64)  # 48 free vCPUs
     assert adapter.quota("Standard_NC24ads_A100_v4", REGION) == 4  # 96 vCPUs, exempt from the reserve
     assert adapter.quota("Standard_NC8as_T4_v3", REGION) == 5  # 48 / (8 * 1.2)
     assert adapter.quota("Standard_NC40ads_H100_v5", REGION) == 0
@@ -263,6 +264,26 @@ def test_render_requests_redacts_the_token(azure_env, monkeypatch):
     variables = rendered[1][1]["environment_variables"]
     assert variables["HF_TOKEN"] == azure_template.REDACTED_TOKEN and "--trust-remote-code" in variables["VLLM_ARGS"]
     assert rendered[2][1] == {"name": "ds-v3", "traffic": {"main": 100}}
+
+
+@pytest.mark.parametrize(
+    "row, instance_type",
+    [
+        ("Standard NCASv3_T4 Family", "Standard_NC8as_T4_v3"),  # the spellings the first cut did not match
+        ("Standard NDASv4_A100 Family", "Standard_ND96asr_v4"),
+        ("standard NDAMSv4_A100Family", "Standard_ND96amsr_A100_v4"),
+        ("standardNDv5H100Family", "Standard_ND96isr_H100_v5"),
+        ("standardNDSH100v5Family", "Standard_ND96isr_H100_v5"),  # how Compute spells ND H100 v5
+        ("Standard NCADSA100v4 Family Cluster Dedicated vCPUs", "Standard_NC24ads_A100_v4"),  # the usages API's form
+        ("standardncadsh100v5family", "Standard_NC40ads_H100_v5"),
+    ],
+)
+def test_quota_family_names_match_with_spaces_and_case_ignored(row, instance_type):
+    usage = azure_quota.Usage(name=row, current=0, limit=192, type="Microsoft.MachineLearningServices/vmFamily/usages")
+    assert azure_quota.instances_allowed(instance_type, [usage]) is not None
+    workspace_row = azure_quota.Usage(name=row, current=0, limit=-1,
+                                      type="Microsoft.MachineLearningServices/workspaces/usages")  # fmt: skip
+    assert azure_quota.instances_allowed(instance_type, [workspace_row]) is None  # not the subscription's quota
 
 
 def test_quota_table_agrees_with_the_bundled_offers():

@@ -198,9 +198,19 @@ def test_quota_is_the_regions_gpu_quota_divided_by_the_machines_gpus(vertex, fak
 
 
 @loopback
-def test_quota_is_unknown_for_spot_unmapped_machines_and_unreadable_quotas(fake):
+def test_spot_reads_the_preemptible_serving_quota(fake):
     vertex = VertexProvider(sleep=lambda _: None, deadline_s=0)
-    assert vertex.quota("g2-standard-8", REGION, spot=True) is None  # preemptible quota ids: not verified
+    fake.set_quota("CustomModelServingPreemptibleL4GPUsPerProjectPerRegion", REGION, 2)
+    assert vertex.quota("g2-standard-8", REGION, spot=True) == 2
+    assert vertex.quota("a3-highgpu-8g", REGION, spot=True) == 0  # the sandbox project has no spot H100s
+    assert vertex.quota("a3-ultragpu-8g", REGION, spot=True) is None  # not in the shape table: unknown
+    asked = {path.rsplit("/", 1)[-1] for _, path in fake.state.seen if "/quotaInfos/" in path}
+    assert "CustomModelServingPreemptibleL4GPUsPerProjectPerRegion" in asked
+
+
+@loopback
+def test_quota_is_unknown_for_unmapped_machines_and_unreadable_quotas(fake):
+    vertex = VertexProvider(sleep=lambda _: None, deadline_s=0)
     assert vertex.quota("n1-standard-8", REGION) is None
     fake.fail_next_request("/quotaInfos/", "PERMISSION_DENIED", "Permission cloudquotas.quotas.get denied")
     assert vertex.quota("g2-standard-8", REGION) is None

@@ -62,7 +62,7 @@ def test_teardown_idle_removes_the_unused_endpoint_and_keeps_the_used_and_the_yo
         report = teardown.check(state, lambda _: vertex, IDLE_30M, regions={"gcp": [REGION]})
     assert [o.name for o in report.deleted] == ["idle-one"] and not report.failed and report.ok
     kept = {o.name: o.reason for o in report.kept}
-    assert "1 invocations in the last 30m" in kept["busy-one"]
+    assert "1 invocation in the last 30m" in kept["busy-one"]
     assert "less than the 30m idle window" in kept["young-one"]
     remaining = {record["labels"]["cloudrun-deployment"] for record in fake.state.endpoints.values()}
     assert remaining == {"busy-one", "young-one"} and len(fake.state.models) == 2

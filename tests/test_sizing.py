@@ -171,8 +171,8 @@ def test_weight_bytes_per_precision():
     assert sizing.weights_bytes(TINY_MHA, params, Precision.bf16) == 2 * 1480
     assert sizing.weights_bytes(TINY_MHA, params, "fp8") == 2 * sixteen_bit + 1280
     assert sizing.weights_bytes(TINY_MHA, params, "int8") == 2 * sixteen_bit + 1280
-    # 4 bits a weight plus a 2-byte scale per group of 128: 640 + 10 * 2
-    assert sizing.weights_bytes(TINY_MHA, params, "int4") == 2 * sixteen_bit + 640 + 20
+    # 4 bits a weight plus a 2-byte scale and a 4-bit zero point per group of 128 (AWQ's layout): 640 + 10 * 2.5
+    assert sizing.weights_bytes(TINY_MHA, params, "int4") == 2 * sixteen_bit + 640 + 20 + 5
 
 
 def test_default_precision_follows_the_checkpoint():

@@ -34,13 +34,17 @@ USAGES_PATH = re.compile(
     r"^/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices/locations/(?P<loc>[^/]+)/usages$", re.I
 )
 NAME_RULE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
-DEFAULT_USAGES = {  # family -> (current vCPUs, limit vCPUs): a pay-as-you-go account with some GPU quota granted
-    "standardNCADSA100v4Family": (0, 96),
-    "standardNCadsH100v5Family": (0, 0),
-    "standardNCASv3_T4Family": (0, 64),
-    "standardNCSv3Family": (0, 24),
-    "standardNDAMSv4_A100Family": (0, 0),
-    "standardNVADSA10v5Family": (0, 36),
+# Usage row name -> (current vCPUs, limit vCPUs): a pay-as-you-go account with some GPU quota granted. Named as the
+# usages API names them, "<family> Family Cluster Dedicated vCPUs" (azure-rest-api-specs 2024-04-01 Usage/list.json;
+# "Standard NCASv3_T4 Family Cluster Dedicated vCPUs" as `az ml compute list-usage` shows it), not as the SKU list
+# spells the family ("standard NCASv3_T4 Family"): the adapter must match them with spaces and case ignored.
+DEFAULT_USAGES = {
+    "Standard NCADSA100v4 Family Cluster Dedicated vCPUs": (0, 96),
+    "Standard NCadsH100v5 Family Cluster Dedicated vCPUs": (0, 0),
+    "Standard NCASv3_T4 Family Cluster Dedicated vCPUs": (0, 64),
+    "Standard NCSv3 Family Cluster Dedicated vCPUs": (0, 24),
+    "Standard NDAMSv4_A100 Family Cluster Dedicated vCPUs": (0, 0),
+    "Standard NVADSA10v5 Family Cluster Dedicated vCPUs": (0, 36),
 }
 
 Reply = tuple[int, dict[str, str], Any]

@@ -104,19 +104,20 @@ def _series(calls: list[float], start: float, end: float, step: int) -> list[dic
 
 
 def usages(arm: FakeArm, location: str) -> Reply:
-    """Answer the subscription's Azure ML vCPU usages per VM family in `location` (from `arm.usages`)."""
-    rows = [
-        {
-            "id": f"/subscriptions/{arm.subscription}/providers/Microsoft.MachineLearningServices/locations/"
-            f"{location}/usages/{family}",
-            "type": "Microsoft.MachineLearningServices/vmFamily/usages",
-            "unit": "Count",
-            "currentValue": current,
-            "limit": limit,
-            "name": {"value": family, "localizedValue": f"{family} Cluster Dedicated vCPUs"},
-        }
-        for family, (current, limit) in arm.usages.items()
-    ]
+    """Answer the subscription's Azure ML vCPU usages in `location` (from `arm.usages`), as the API shapes them.
+
+    Each family row comes twice, as in the API's own example: once as the subscription's vmFamily usage (the
+    quota) and once as the workspace's usage of it, which must not be counted again.
+    """
+    prefix = f"/subscriptions/{arm.subscription}/providers/Microsoft.MachineLearningServices/locations/{location}"
+    rows = []
+    for family, (current, limit) in arm.usages.items():
+        key = family.replace(" ", "_")
+        for kind in ("vmFamily", "workspaces"):
+            rows.append({"id": f"{prefix}/usages/{key}", "type": f"Microsoft.MachineLearningServices/{kind}/usages",
+                         "unit": "Count", "currentValue": current if kind == "vmFamily" else 0,
+                         "limit": limit if kind == "vmFamily" else -1,
+                         "name": {"value": family, "localizedValue": family}})  # fmt: skip
     return 200, {}, {"value": rows}
 
 

@@ -50,6 +50,10 @@ QUOTAS = {
     "CustomModelServingA100GPUsPerProjectPerRegion": 8,
     "CustomModelServingA10080GBGPUsPerProjectPerRegion": 8,
     "CustomModelServingH100GPUsPerProjectPerRegion": 8,
+    "CustomModelServingH200GPUsPerProjectPerRegion": 8,
+    "CustomModelServingPreemptibleL4GPUsPerProjectPerRegion": 8,  # spot: its own quota (use-spot-vms)
+    "CustomModelServingPreemptibleA100GPUsPerProjectPerRegion": 8,
+    "CustomModelServingPreemptibleH100GPUsPerProjectPerRegion": 0,  # as on a new project: spot H100 not granted
 }
 QUOTA_REGIONS = ("us-central1", "us-east1", "us-east4", "us-west1", "us-west4", "europe-west1", "europe-west4",
                  "asia-east1", "asia-northeast1", "asia-southeast1")  # fmt: skip
