@@ -40,9 +40,15 @@ def size(
     context: int | None = None,
     concurrency: int = 1,
     config: Path | None = None,
+    quantized_model: str | None = None,
 ) -> MemoryNeed:
-    """Return the memory a model needs to serve `context` tokens to `concurrency` requests at once."""
-    return sizing.need(model, precision=precision, context=context, concurrency=concurrency, config_path=config)
+    """Return the memory a model needs to serve `context` tokens to `concurrency` requests at once.
+
+    `quantized_model` names a pre-quantized checkpoint of the model (AWQ, GPTQ, FP8, ...) to serve instead: the
+    weights are sized from its own quantization config.
+    """
+    return sizing.need(model, precision=precision, context=context, concurrency=concurrency, config_path=config,
+                       quantized_model=quantized_model)  # fmt: skip
 
 
 def to_hours(value: float | str | Decimal) -> Decimal:
@@ -63,6 +69,7 @@ def plan(
     context: int | None = None,
     concurrency: int = 1,
     config: Path | None = None,
+    quantized_model: str | None = None,
     hours: float | str | Decimal = 24,
     providers: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
@@ -75,7 +82,8 @@ def plan(
 ) -> Plan:
     """Return every placement for the model, ranked by out-of-pocket cost after credits."""
     run_hours = to_hours(hours)
-    need = size(model, precision=precision, context=context, concurrency=concurrency, config=config)
+    need = size(model, precision=precision, context=context, concurrency=concurrency, config=config,
+                quantized_model=quantized_model)  # fmt: skip
     offers = catalog.offers(catalog_path=catalog_file, providers=providers, regions=regions)
     now = now or datetime.now(timezone.utc)
     return scheduler.rank(

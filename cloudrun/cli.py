@@ -20,6 +20,8 @@ PrecisionOpt = typer.Option(None, "--precision", help="bf16, fp8, int8 or int4 (
 ContextOpt = typer.Option(None, "--context", help="Tokens per request to hold in KV cache (default 4096 or less).")
 ConcurrencyOpt = typer.Option(1, "--concurrency", help="Requests served at once, each with a full context.")
 ConfigOpt = typer.Option(None, "--config", help="Path to a Hugging Face config.json, for any other model.")
+QuantizedOpt = typer.Option(None, "--quantized-model", help="Serve this pre-quantized checkpoint of the model "
+                            "(AWQ, GPTQ, FP8), e.g. TheBloke/deepseek-llm-67b-chat-AWQ.")  # fmt: skip
 
 
 @app.command()
@@ -30,10 +32,12 @@ def size(
     context: int | None = ContextOpt,
     concurrency: int = ConcurrencyOpt,
     config: Path | None = ConfigOpt,
+    quantized_model: str | None = QuantizedOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """How much GPU memory a model needs: parameters, weights, KV cache per token, total."""
-    need = api.size(model, precision=precision, context=context, concurrency=concurrency, config=config)
+    need = api.size(model, precision=precision, context=context, concurrency=concurrency, config=config,
+                    quantized_model=quantized_model)  # fmt: skip
     if as_json:
         print_json(render.need_json(need))
     else:
@@ -48,6 +52,7 @@ def plan(
     context: int | None = ContextOpt,
     concurrency: int = ConcurrencyOpt,
     config: Path | None = ConfigOpt,
+    quantized_model: str | None = QuantizedOpt,
     hours: float = typer.Option(24.0, "--hours", help="How many hours the endpoint will run."),
     provider: list[str] | None = typer.Option(None, "--provider", help="aws, gcp or azure (repeatable)."),
     region: list[str] | None = typer.Option(None, "--region", help="Only these regions (repeatable)."),
@@ -65,6 +70,7 @@ def plan(
         context=context,
         concurrency=concurrency,
         config=config,
+        quantized_model=quantized_model,
         hours=hours,
         providers=split_values(provider),
         regions=split_values(region),
@@ -102,4 +108,4 @@ def main() -> None:
 
 
 # The other command groups register themselves on the same app.
-from cloudrun import cli_catalog, cli_credits, cli_deploy, cli_reaper, cli_sandbox  # noqa: E402, F401
+from cloudrun import cli_azure, cli_catalog, cli_credits, cli_deploy, cli_reaper, cli_sandbox  # noqa: E402, F401

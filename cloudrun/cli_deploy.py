@@ -56,6 +56,8 @@ def deploy(
     instance_type: str | None = typer.Option(None, "--instance-type", help="Instance type, e.g. ml.g5.12xlarge."),
     name: str | None = typer.Option(None, "--name", help="Deployment name (default: from the model id)."),
     precision: Precision | None = typer.Option(None, "--precision", help="bf16, fp8, int8 or int4."),
+    quantized_model: str | None = typer.Option(None, "--quantized-model", help="Serve this pre-quantized "
+                                               "checkpoint of the model (AWQ, GPTQ, FP8)."),  # fmt: skip
     context: int | None = typer.Option(None, "--context", help="Max tokens per request (vLLM max model length)."),
     spot: bool = typer.Option(False, "--spot", help="On spot VMs (Vertex AI only): cheaper, can be reclaimed."),
     hours: float = typer.Option(24.0, "--hours", help="How long you expect it to run, for the cost shown."),
@@ -81,7 +83,8 @@ def deploy(
     enter_sandbox(sandbox)
     plan = api.prepare_deploy(
         model, cheapest=cheapest, provider=provider, region=region, instance_type=instance_type, name=name,
-        precision=precision, context=context, hours=hours, catalog_file=catalog, credits_file=credits, spot=spot,
+        precision=precision, quantized_model=quantized_model, context=context, hours=hours, catalog_file=catalog,
+        credits_file=credits, spot=spot,
         free_only=free_only, max_price=max_price,
     )  # fmt: skip
     load = _loader(role, project, subscription, resource_group, workspace)
@@ -95,8 +98,7 @@ def deploy(
     with StateStore() as state:
         api.ensure_name_free(state, plan.name)  # refuse before asking, and before any cloud call
     # Skip what cannot be used (no quota, adapter refusal) before asking, so the price asked is the one tried first.
-    for where, why in api.precheck(plan, load):
-        console.print(f"skipping {where}: {why}", style="dim", highlight=False, markup=False)
+    render_deploy.print_skipped(console, api.precheck(plan, load))
     render_deploy.print_deploy_plan(console, plan)
     first = plan.placements[0]
     confirm(f"Deploy {plan.name} on {first.offer.instance_type} at ${first.price_per_hour_usd}/h?", yes=yes)

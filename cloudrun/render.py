@@ -35,7 +35,39 @@ def need_json(need: MemoryNeed) -> dict[str, Any]:
         "required_bytes": need.required_bytes,
         "max_context": need.max_context,
         "overhead_bytes_per_gpu": need.overhead_bytes_per_gpu,
+        "served_as": need.method or None,
+        "checkpoint": need.loaded_checkpoint,
+        "load_bytes": need.peak_load_bytes,
+        "download_bytes": need.download_bytes or need.weights_bytes,
+        "unservable": need.unservable or None,
     }
+
+
+SERVED_AS = {
+    "16-bit": "the checkpoint's own 16-bit weights",
+    "fp8": "the checkpoint's own FP8 weights",
+    "fp8-dynamic": "fp8, quantized by vLLM as it loads (the 16-bit weights are loaded first)",
+    "bitsandbytes-dynamic": "bitsandbytes 4-bit, quantized by vLLM as it loads",
+    "awq": "a pre-quantized AWQ checkpoint",
+    "gptq": "a pre-quantized GPTQ checkpoint",
+    "compressed-tensors": "a pre-quantized compressed-tensors checkpoint",
+    "bitsandbytes": "a pre-quantized bitsandbytes checkpoint",
+}
+
+
+def served_as(need: MemoryNeed) -> str:
+    """Return how the weights will be served, in words (or why they cannot be)."""
+    if need.unservable:
+        return f"cannot be served: {need.unservable}"
+    what = SERVED_AS.get(need.method, need.method)
+    return what if need.loaded_checkpoint == need.id else f"{what}: {need.loaded_checkpoint}"
+
+
+def serving_json(option: PlanOption) -> dict[str, Any] | None:
+    how = option.fit.serving
+    if how is None:
+        return None
+    return {"dtype": how.dtype, "quantization": how.quantization, "checkpoint": how.checkpoint}
 
 
 def option_json(option: PlanOption, gpu_bytes: dict[Decimal, int] | None = None) -> dict[str, Any]:
@@ -60,6 +92,7 @@ def option_json(option: PlanOption, gpu_bytes: dict[Decimal, int] | None = None)
         "credits_applied_usd": money(option.credits_applied_usd),
         "out_of_pocket_usd": money(option.out_of_pocket_usd),
         "feasible": option.fit.feasible,
+        "serving": serving_json(option),
         "reasons": list(option.reasons),
         "price_source": offer.source,
         "price_as_of": offer.as_of,
@@ -90,7 +123,10 @@ def print_need(console: Console, need: MemoryNeed) -> None:
     table.add_row("model", f"{need.id} ({need.architecture})")
     table.add_row("parameters", f"{need.params / 1e9:,.2f} B")
     table.add_row("precision", need.precision.value)
+    table.add_row("served as", served_as(need))
     table.add_row("weights", gb(need.weights_bytes))
+    if need.peak_load_bytes > need.weights_bytes:
+        table.add_row("while loading", f"{gb(need.peak_load_bytes)} (vLLM loads the 16-bit weights, then quantizes)")
     table.add_row("KV cache / token", f"{need.kv_bytes_per_token / 1024:,.1f} KiB")
     table.add_row("KV cache", f"{gb(need.kv_cache_bytes)} (context {need.context} x concurrency {need.concurrency})")
     table.add_row("overhead / GPU", gb(need.overhead_bytes_per_gpu))
@@ -112,8 +148,13 @@ def print_plan(console: Console, plan: Plan, now: datetime) -> None:
         f"[bold]{need.id}[/bold] {need.precision.value}: weights {gb(need.weights_bytes)}, "
         f"KV {gb(need.kv_cache_bytes)} (context {need.context} x {need.concurrency}), for {plan.hours} h"
     )
+    if need.unservable:
+        why = f"[yellow]cannot be served at {need.precision.value}:[/yellow] {need.unservable}"
+        console.print(why, highlight=False)
+    elif need.method != "16-bit":
+        console.print(f"served as {served_as(need)}", highlight=False)
     if not plan.options:
-        console.print("No offer fits. Try a lower --precision, a shorter --context, or --all to see why.")
+        console.print("No offer can serve it. Try a lower --precision, a shorter --context, or --all to see why.")
         return
     sources: dict[str, int] = {}
     table = Table(title=None, show_lines=False)
@@ -148,7 +189,7 @@ def print_plan(console: Console, plan: Plan, now: datetime) -> None:
             f"{option.credits_applied_usd:,.2f}",
             f"{option.out_of_pocket_usd:,.2f}",
             _age(offer.as_of, now.date()),
-            f"[{ref}]" + ("" if option.fit.feasible else " does not fit"),
+            f"[{ref}]" + ("" if option.fit.feasible else " dropped"),
             style=style,
         )
     console.print(table)
@@ -169,7 +210,7 @@ def _print_price_age(console: Console, plan: Plan, today: date) -> None:
 
 def _print_best(console: Console, best: PlanOption) -> None:
     if not best.fit.feasible:
-        console.print("No offer fits; the rows above show why (dim).")
+        console.print("No offer can serve it; the rows above show why (dim; `--json` has every reason).")
         return
     console.print(f"[bold]Cheapest:[/bold] {best.offer.service} {best.offer.instance_type} in {best.offer.region}")
     for reason in best.reasons:

@@ -28,11 +28,27 @@ def print_deploy_plan(console: Console, plan: Any) -> None:
         highlight=False,
     )
     console.print(f"  price: {offer.source} ({offer.as_of})", highlight=False, style="dim")
+    how = first.fit.serving
+    if how is not None:
+        quantized = f", quantized by vLLM to {how.quantization} as it loads" if how.quantization else ""
+        console.print(f"  serves {how.checkpoint} as {how.dtype}{quantized}", highlight=False, markup=False)
+    for note in [r for r in first.reasons if not r.startswith("fits at")]:
+        console.print(f"  note: {note}", style="yellow", highlight=False, markup=False)
     if len(plan.placements) > 1:
         rest = ", ".join(f"{o.offer.region} {o.offer.instance_type}" for o in plan.placements[1:4])
         console.print(f"  on quota or capacity errors, then: {rest}" + (" ..." if len(plan.placements) > 4 else ""))
     for provider, why in plan.skipped.items():
         console.print(f"  skipped {provider}: {why}", style="dim")
+
+
+def print_skipped(console: Console, skipped: Sequence[tuple[str, str]]) -> None:
+    """Print the placements a deploy skips before creating anything, once per reason (not once per placement)."""
+    grouped: dict[str, list[str]] = {}
+    for where, why in skipped:
+        grouped.setdefault(why, []).append(where)
+    for why, places in grouped.items():
+        shown = places[0] if len(places) == 1 else f"{places[0]} and {len(places) - 1} more"
+        console.print(f"skipping {shown}: {why}", style="dim", highlight=False, markup=False)
 
 
 def print_requests(console: Console, requests: Sequence[tuple[str, dict[str, Any]]]) -> None:

@@ -129,15 +129,15 @@ def verdict(need: MemoryNeed, provider: str, region: str, gpu_model: str) -> Ser
     if gpu is None:
         return f"the compute capability of {gpu_model} GPUs is unknown: add it to cloudrun/data/gpus.csv"
     if gpu.compute_capability < facts.min_compute_capability:
-        return (f"{facts.engine} does not run on {gpu_model} (compute capability {gpu.compute_capability:g}, "
-                f"needs {facts.min_compute_capability:g}): {facts.sources.get('min_compute_capability', '')}")
+        return (f"{facts.engine} does not run on {gpu_model} (compute capability {gpu.compute_capability:.1f}, "
+                f"needs {facts.min_compute_capability:.1f}): {facts.sources.get('min_compute_capability', '')}")
     return _method(need, facts, gpu)
 
 
 def _method(need: MemoryNeed, facts: Image, gpu: Gpu) -> Serving | str:
     cc, method, checkpoint = gpu.compute_capability, need.method, need.loaded_checkpoint
     dtype = "bf16" if cc >= BF16_MIN_CC else "fp16"
-    notes = [] if dtype == "bf16" else [f"{gpu.model} has no bf16 (compute capability {cc:g}): served as fp16"]
+    notes = [] if dtype == "bf16" else [f"{gpu.model} has no bf16 (compute capability {cc:.1f}): served as fp16"]
     if method == "16-bit":
         return Serving(dtype, None, checkpoint, tuple(notes))
     in_flight = method.endswith("-dynamic")
@@ -150,12 +150,12 @@ def _method(need: MemoryNeed, facts: Image, gpu: Gpu) -> Serving | str:
     fp8 = kind == "fp8" or (kind == "compressed-tensors" and need.precision is Precision.fp8)
     if fp8:
         if cc < FP8_MIN_CC:
-            return (f"fp8 needs compute capability {FP8_MIN_CC:g} (weight-only, Marlin) or {FP8_W8A8_MIN_CC:g} "
-                    f"on this engine; {gpu.model} has {cc:g}")  # fmt: skip
+            return (f"fp8 needs compute capability {FP8_MIN_CC:.1f} (weight-only, Marlin) or {FP8_W8A8_MIN_CC:.1f} "
+                    f"on this engine; {gpu.model} has {cc:.1f}")  # fmt: skip
         if cc < FP8_W8A8_MIN_CC:
             notes.append(f"fp8 on {gpu.architecture} is weight-only (Marlin): it saves memory, not time")
     elif cc < MIN_CC.get(kind, 0.0):
-        return f"{kind} needs compute capability {MIN_CC[kind]:g}; {gpu.model} has {cc:g}"
+        return f"{kind} needs compute capability {MIN_CC[kind]:.1f}; {gpu.model} has {cc:.1f}"
     if kind in FP16_ONLY:
         dtype = "fp16"
     if kind == "bitsandbytes" and in_flight:

@@ -301,7 +301,11 @@ class SageMakerProvider(Provider):
             return QuotaExceeded(message, hint=_QUOTA_HINT)
         if "capacity" in lowered:
             return CapacityUnavailable(message, hint=_HINTS[CapacityUnavailable])
-        return CloudrunError(message, hint=f"read its logs in CloudWatch: /aws/sagemaker/Endpoints/{endpoint.ref.name}")
+        quick = functools.partial(self._call, deadline_s=self._quick_deadline_s)
+        tail = aws_metrics.log_tail(quick, endpoint.ref.region, endpoint.ref.endpoint_id)
+        if tail:
+            message += f"; last log lines:\n{tail}"
+        return CloudrunError(message, hint=f"more in CloudWatch Logs: /aws/sagemaker/Endpoints/{endpoint.ref.name}")
 
     def resolve_role(self) -> str:
         """Return the execution role ARN: --role, $CLOUDRUN_SAGEMAKER_ROLE_ARN, or cloudrun's own (made if allowed)."""

@@ -1,4 +1,5 @@
-"""CloudWatch requests for the SageMaker adapter: the Invocations of one endpoint, over every variant it has.
+"""CloudWatch requests for the SageMaker adapter: the Invocations of one endpoint over every variant it has, and
+the tail of its containers' logs when it failed.
 
 What AWS documents (SageMaker Developer Guide, monitoring-cloudwatch.html, "Endpoint Invocation Metrics"):
 `AWS/SageMaker` `Invocations` is "the number of InvokeEndpoint requests sent to a model endpoint", published at a
@@ -111,6 +112,24 @@ def endpoint_invocations(call: Call, region: str, endpoint_name: str, since: dat
                               invocations_request(endpoint_name, variant, since, now)))
         for variant in sorted(variants)
     )  # fmt: skip
+
+
+LOG_LINES = 20
+
+
+def log_tail(call: Call, region: str, endpoint_name: str) -> str | None:
+    """Return the last lines the endpoint's containers logged (/aws/sagemaker/Endpoints/NAME), or None if unreadable.
+
+    SageMaker writes each container's output there ("Please check CloudWatch logs for this endpoint", its failure
+    reason for a container that never answered its ping); reading needs logs:FilterLogEvents. Best effort.
+    """
+    params = {"logGroupName": f"/aws/sagemaker/Endpoints/{endpoint_name}", "limit": 1000}
+    try:
+        events = call("logs", region, "filter_log_events", params).get("events") or []
+    except Exception:  # noqa: BLE001 - no permission, no group yet, unreachable: the failure reason stands alone
+        return None
+    lines = [str(e.get("message", "")).rstrip() for e in sorted(events, key=lambda e: e.get("timestamp", 0))]
+    return "\n".join(lines[-LOG_LINES:]) or None
 
 
 def period(window_s: float) -> int:

@@ -234,7 +234,7 @@ class AzureMLProvider(Provider):
 
     def unavailable_reason(self, spec: DeploySpec) -> str | None:
         """Return why this spec cannot be deployed from here: the stock vLLM image cannot take its arguments."""
-        return azure_template.stock_image_problem(self._target.sandbox)
+        return azure_template.stock_image_problem()
 
     def create(self, spec: DeploySpec) -> EndpointRef:
         """Create the endpoint, start its vLLM deployment, and return; roll the endpoint back on a failed step."""

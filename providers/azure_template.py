@@ -57,12 +57,13 @@ def image(environ: Mapping[str, str] | None = None) -> str:
     return environ.get(template["image_env"]) or template["image"]
 
 
-def stock_image_problem(sandbox: bool) -> str | None:
-    """Return why the stock vLLM image cannot serve a model on Azure ML (None in the sandbox or with a wrapper)."""
-    if not sandbox and image() == load_template()["image"]:
+def stock_image_problem() -> str | None:
+    """Return why the stock vLLM image cannot serve a model on Azure ML (None with a wrapper image set)."""
+    if image() == load_template()["image"]:
         return (
             "Azure ML passes no container arguments, so the stock vLLM image cannot be told which model to "
-            "serve: build the two-line wrapper image in docs/azure.md once and set CLOUDRUN_AZUREML_IMAGE"
+            "serve: build the two-line wrapper once (`cloudrun azure build-image --registry NAME`) and set "
+            "CLOUDRUN_AZUREML_IMAGE"
         )
     return None
 

@@ -4,6 +4,7 @@ no test can reach a real cloud or the Hugging Face Hub by accident."""
 from __future__ import annotations
 
 import pytest
+import urllib3  # noqa: F401 - imported here, before sockets are disabled: it probes IPv6 with a socket at import
 
 
 @pytest.fixture(autouse=True)

@@ -126,7 +126,7 @@ def test_lifecycle_create_describe_invoke_list_delete(sandbox, monkeypatch, caps
     assert deployment["readinessProbe"]["initialDelay"] == "PT1M"  # starts within a minute
     assert deployment["livenessProbe"]["initialDelay"] == "PT10M"  # never restarts a container still loading
     environment = next(iter(arm.environments.values()))["properties"]
-    assert environment["image"].startswith("vllm/vllm-openai:")
+    assert environment["image"] == azure_fake.SANDBOX_IMAGE  # the wrapper, named by $CLOUDRUN_AZUREML_IMAGE
     assert environment["inferenceConfig"]["scoringRoute"] == {"port": 8000, "path": "/v1/chat/completions"}
 
     endpoint, seen = wait_until(adapter, ref, EndpointState.in_service)
@@ -230,6 +230,7 @@ def test_names_breaking_azure_rules_are_refused_before_any_request(azure_env, mo
     # No socket is allowed here: any request would fail with pytest-socket's error, not InvalidInput.
     monkeypatch.setenv("CLOUDRUN_AZURE_ARM_ENDPOINT", "https://127.0.0.1:9")
     monkeypatch.setenv("CLOUDRUN_SANDBOX_CREDENTIALS", "1")
+    monkeypatch.setenv("CLOUDRUN_AZUREML_IMAGE", azure_fake.SANDBOX_IMAGE)
     adapter = AzureMLProvider(subscription_id=SUB, resource_group=RG, workspace=WS)
     for name in ("ab", "a" * 33, "ends-with-", "9starts-with-digit", "Upper-case"):
         with pytest.raises(InvalidInput, match="cannot name an Azure ML online endpoint"):

@@ -1,4 +1,4 @@
-"""Outside the sandbox, Azure ML needs the vLLM wrapper image: refused up front, nothing created."""
+"""Azure ML needs the vLLM wrapper image (the sandbox names one, as an account would): refused up front without it."""
 
 import pytest
 
@@ -22,7 +22,7 @@ def provider(monkeypatch):
 
 def test_the_stock_image_makes_the_placement_unavailable_with_the_fix(provider):
     reason = provider.unavailable_reason(SPEC)
-    assert reason and "CLOUDRUN_AZUREML_IMAGE" in reason and "docs/azure.md" in reason
+    assert reason and "CLOUDRUN_AZUREML_IMAGE" in reason and "cloudrun azure build-image" in reason
 
 
 def test_create_refuses_before_any_request(provider):

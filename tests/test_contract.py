@@ -163,7 +163,14 @@ def gcp_cloud(server: vertex_fake.VertexSandbox, monkeypatch: pytest.MonkeyPatch
 
     state = server.state
     with state.lock:
-        for table in (state.models, state.endpoints, state.operations, state.pending, state.predictions):
+        for table in (
+            state.models,
+            state.endpoints,
+            state.operations,
+            state.pending,
+            state.predictions,
+            state.container_logs,
+        ):
             table.clear()
         state.seen.clear()
         getattr(state, "prediction_log", []).clear()  # Cloud Monitoring's data, where the fake keeps it

@@ -31,6 +31,7 @@ SUBSCRIPTION = "00000000-0000-0000-0000-00000000c10d"
 RESOURCE_GROUP = "cloudrun-sandbox"
 WORKSPACE = "cloudrun-sandbox-ws"
 LOCATION = "eastus"
+SANDBOX_IMAGE = "cloudrunsandbox.azurecr.io/cloudrun/vllm-wrapper:v0.11.0"
 
 
 @dataclass
@@ -83,6 +84,8 @@ def environment(sandbox: AzureSandbox) -> dict[str, str]:
         "AZURE_RESOURCE_GROUP": RESOURCE_GROUP,
         "AZUREML_WORKSPACE_NAME": WORKSPACE,
         "REQUESTS_CA_BUNDLE": sandbox.ca_file,
+        # The wrapper `cloudrun azure build-image` builds (as a real account would have it); the fake runs it.
+        "CLOUDRUN_AZUREML_IMAGE": SANDBOX_IMAGE,
     }
 
 

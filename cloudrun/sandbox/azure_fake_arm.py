@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from cloudrun.sandbox import azure_fake_routes
+from cloudrun.sandbox import azure_fake_routes, fake_vllm
 from cloudrun.sandbox.azure_fake_routes import CANNED_REPLY as CANNED_REPLY  # re-exported: tests import it here
 
 WORKSPACE_PATH = re.compile(
@@ -278,8 +278,9 @@ class FakeArm:
             "properties": properties,
         }
         error = None
-        if self.faults.readiness_logs:
-            self._logs[key] = self.faults.readiness_logs.popleft()
+        crash = self._container_error(environment_id, properties)
+        if self.faults.readiness_logs or crash:
+            self._logs[key] = self.faults.readiness_logs.popleft() if self.faults.readiness_logs else crash
             error = {
                 "code": "ResourceNotReady",
                 "message": "User container has crashed or terminated: the "
@@ -288,6 +289,21 @@ class FakeArm:
         else:
             self._logs[key] = f"INFO: Started server process\nINFO: Application startup complete.\n{name} ready"
         return self._accepted(201, self._read_deployment(*key), f"{endpoint}/{name}", error=error)
+
+    def _container_error(self, environment_id: str, properties: dict[str, Any]) -> str | None:
+        """Return what the deployment's vLLM container would die of (fake_vllm), or None if it would serve.
+
+        Only a wrapper image that reads VLLM_MODEL/VLLM_ARGS is judged: the stock image ignores them and serves
+        vLLM's default model, which is a wrong answer, not a crash.
+        """
+        name = environment_id.rsplit("/versions/", 1)[0].rsplit("/", 1)[-1]
+        image = str(((self.environments.get(name) or {}).get("properties") or {}).get("image", ""))
+        variables = properties.get("environmentVariables") or {}
+        if "VLLM_MODEL" not in variables or image.startswith(("vllm/vllm-openai", "docker.io/vllm/vllm-openai")):
+            return None
+        gpu, count = fake_vllm.azure_gpus(str(properties.get("instanceType", "")))
+        launch = fake_vllm.args_launch(image, fake_vllm.wrapper_args(variables), gpu, count)
+        return fake_vllm.start(launch)
 
     def _environment(self, method: str, parts: list[str], document: dict[str, Any]) -> Reply:
         if len(parts) < 2:

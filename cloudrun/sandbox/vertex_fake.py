@@ -101,6 +101,7 @@ class VertexState:
     quotas: dict[str, dict[str, int]] = field(  # quota id -> region -> GPUs
         default_factory=lambda: {quota: dict.fromkeys(QUOTA_REGIONS, gpus) for quota, gpus in QUOTAS.items()}
     )
+    container_logs: dict[str, str] = field(default_factory=dict)  # endpoint name -> what its container died of
     seen: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
     seen_queries: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # (method, path, query)
     lock: threading.RLock = field(default_factory=threading.RLock)

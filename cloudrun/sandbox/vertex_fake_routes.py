@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from cloudrun.sandbox import fake_vllm
 from cloudrun.sandbox.vertex_fake import PROJECT_NUMBER, TYPE, ApiError, VertexState, now_text
 
 Reply = dict[str, Any] | bytes
@@ -120,10 +121,16 @@ def _deploy_model(state: VertexState, _parent: str, name: str, _query: dict, bod
     if int(resources.get("maxReplicaCount") or 0) < int(resources["minReplicaCount"]):
         raise ApiError("INVALID_ARGUMENT", "max_replica_count must not be below min_replica_count.")
     fault = state.deploy_faults.pop(0) if state.deploy_faults else None
+    crash = _container_error(model, machine)
 
     def finish() -> dict[str, Any]:
         if fault:
             raise ApiError(*fault)
+        if crash:  # accepted at once, failed once its container tried to start, as Vertex reports a dead server
+            state.container_logs[name] = crash
+            raise ApiError(
+                "FAILED_PRECONDITION", f"{MODEL_SERVER_NEVER_READY} (sandbox: its container logged: {crash})"
+            )
         endpoint = _find(state, "endpoints", name)
         deployed.update(id=state.new_id(), model=model_name, createTime=now_text())
         endpoint["deployedModels"].append(deployed)
@@ -132,6 +139,24 @@ def _deploy_model(state: VertexState, _parent: str, name: str, _query: dict, bod
         return {"@type": f"{TYPE}DeployModelResponse", "deployedModel": deployed}
 
     return state.start_operation(name, "DeployModel", finish, delay_s=state.deploy_delay_s)
+
+
+MODEL_SERVER_NEVER_READY = (
+    "Model server never became ready. Please validate that your model file or container configuration are valid. "
+    "Model server logs can be found in Cloud Logging (resource.type=aiplatform.googleapis.com/Endpoint)."
+)
+
+
+def _container_error(model: dict[str, Any], machine: dict[str, Any]) -> str | None:
+    """Return the error the model's vLLM container would die with on this machine, or None (fake_vllm)."""
+    spec = model.get("containerSpec") or {}
+    gpu = fake_vllm.vertex_gpu(str(machine.get("acceleratorType", "")))
+    launch = fake_vllm.args_launch(
+        str(spec.get("imageUri", "")), [str(a) for a in spec.get("args") or []], gpu,
+        int(machine.get("acceleratorCount") or 0), shared_memory_mb=int(spec.get("sharedMemorySizeMb") or 0) or None,
+        host_memory_gb=fake_vllm.vertex_memory_gb(str(machine.get("machineType", ""))),
+    )  # fmt: skip
+    return fake_vllm.start(launch)
 
 
 def _undeploy_model(state: VertexState, _parent: str, name: str, _query: dict, body: dict) -> Reply:
