@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean live-test
 
 $(BIN)/cloudrun: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,12 @@ test: $(BIN)/cloudrun
 bench: $(BIN)/cloudrun
 	$(BIN)/python benchmarks/bench_plan.py
 	$(BIN)/python benchmarks/bench_deploy.py
+
+# Opt-in, on a real account, never in CI: deploys the smallest model on PROVIDER's cheapest GPU, calls it, removes
+# it, prints the cost (docs/live-test.md). Needs CLOUDRUN_LIVE_TEST=1 and that provider's credentials.
+live-test: $(BIN)/cloudrun
+	@test -n "$(PROVIDER)" || (echo "usage: make live-test PROVIDER=aws|gcp|azure" && exit 2)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/live_test.py --provider $(PROVIDER)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -16,6 +16,8 @@ from cloudrun.fleet import ReconcileReport
 from cloudrun.models import CheckResult, Deployment
 from cloudrun.render import money
 
+SPOT_NOTE = "Compute Engine can reclaim spot VMs at any time; Vertex then restarts the deployment, up to six times"
+
 
 def print_deploy_plan(console: Console, plan: Any) -> None:
     """Show the placement deploy will try first, its cost, and what it falls back to."""
@@ -98,6 +100,8 @@ def deployment_json(deployment: Deployment, now: datetime | None = None) -> dict
         "service": deployment.service,
         "region": deployment.region,
         "instance_type": deployment.instance_type,
+        "spot": deployment.spot,
+        "precision": deployment.precision,
         "status": deployment.status.value,
         "price_per_hour_usd": money(deployment.price_per_hour_usd),
         "price_source": deployment.price_source,
@@ -129,7 +133,7 @@ def print_deployed(console: Console, result: DeployResult, *, sandbox: bool = Fa
         console.print(f"note: {notice}", style="yellow", highlight=False, markup=False)
     for attempt in result.attempts[:-1]:
         console.print(f"tried {attempt.placement}: {attempt.outcome}", style="dim", highlight=False, markup=False)
-    spot = " on spot VMs (can be reclaimed at any time)" if d.spot else ""
+    spot = f" on spot VMs ({SPOT_NOTE})" if d.spot else ""
     console.print(f"[green]in service[/green]: {d.name} on {d.provider} {d.region} {d.instance_type}{spot} "
                   f"at ${d.price_per_hour_usd}/h (billing until you remove it)", highlight=False)  # fmt: skip
     flag = " --sandbox" if sandbox else ""
@@ -156,10 +160,13 @@ def print_status(console: Console, rows: Sequence[Deployment], report: Reconcile
     for d in rows:
         cost = float(d.cost_so_far(now))
         total += cost if d.status.value not in {"deleted", "vanished"} else 0
-        table.add_row(d.name, d.model_id, f"{d.provider} {d.region}", d.instance_type, d.status.value,
+        instance = d.instance_type + (" (spot)" if d.spot else "")
+        table.add_row(d.name, d.model_id, f"{d.provider} {d.region}", instance, d.status.value,
                       f"{_hours(d, now):.1f} h", f"{d.price_per_hour_usd:,.3f}", f"{cost:,.2f}")  # fmt: skip
     table.caption = f"cost so far of deployments not yet removed: ${total:,.2f}"
     console.print(table)
+    if any(d.spot and d.status.value not in {"deleted", "vanished"} for d in rows):
+        console.print(f"(spot) {SPOT_NOTE}", style="yellow", highlight=False, markup=False)
 
 
 def reply_text(reply: dict[str, Any]) -> str:

@@ -190,3 +190,14 @@ def test_deploy_int4_of_the_67b_sends_a_request_that_loads_int4_weights(monkeypa
     assert env["OPTION_QUANTIZE"] == "bitsandbytes"
     variant = doc["requests"][1]["params"]["ProductionVariants"][0]
     assert variant["InstanceType"] in {"ml.g6e.xlarge", "ml.g6e.2xlarge"}  # 48 GB holds the 4-bit 67B, not 135 GB
+
+
+def test_deploy_spot_asks_vertex_for_spot_vms_and_is_refused_elsewhere():
+    runner = CliRunner()
+    result = runner.invoke(app, ["deploy", R1_7B, "--spot", "--provider", "gcp", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    deploy = json.loads(result.stdout)["requests"][2]["params"]["deployed_model"]
+    assert deploy["dedicated_resources"]["spot"] is True
+    assert "reclaimed" in result.stderr  # the plan states the preemption risk
+    refused = runner.invoke(app, ["deploy", R1_7B, "--spot", "--provider", "aws", "--dry-run"])
+    assert refused.exit_code == 2 and "only Vertex AI serves endpoints on spot VMs" in refused.output
