@@ -265,29 +265,32 @@ def precheck(deploy_plan: DeployPlan, load_provider: Callable[[str], Provider]) 
 
     Skipped: every placement of a provider whose credentials do not work (`check()`), then each the adapter
     refuses or has no quota for. Run before asking the user, so the price confirmed is the price of the placement
-    really tried first; the checks are cached by the adapters, and a plan is checked once. Keeps the last
-    placement if every one would be skipped, so the deploy itself reports why.
+    really tried first; the checks are cached by the adapters, and a plan is checked once. Raises NoPlacementLeft
+    (or the one kind of error every placement met, e.g. AuthError) when nothing is left to try.
     """
     if deploy_plan.prechecked is None:
-        kept, skipped = [], []
-        unusable: dict[str, str | None] = {}  # provider -> why its credentials cannot deploy (None: they can)
+        kept, skipped, refused = [], [], []
+        unusable: dict[str, AuthError | None] = {}  # provider -> why its credentials cannot deploy (None: they can)
         for option in deploy_plan.placements:
             spec = deploy_plan.spec(option)
+            where = f"{spec.provider} {spec.region} {spec.instance_type}"
             try:
                 provider = load_provider(spec.provider)
                 if spec.provider not in unusable:
-                    checked = provider.check()
-                    unusable[spec.provider] = None if checked.credentials_ok else (
-                        f"{checked.detail} ({checked.hint})" if checked.hint else checked.detail)  # fmt: skip
-                why = unusable[spec.provider] or deployer.skip_reason(provider, spec)
+                    unusable[spec.provider] = _credentials_problem(provider.check())
+                problem = unusable[spec.provider]
+                why = str(problem) if problem else deployer.skip_reason(provider, spec)
             except (AuthError, InvalidInput):
-                why = None  # the deploy itself reports it, and moves on to the next provider
+                problem, why = None, None  # the deploy itself reports it, and moves on to the next provider
             if why:
-                skipped.append((option, f"{spec.provider} {spec.region} {spec.instance_type}", why))
+                skipped.append((option, where, why))
+                refused.append(deployer.Attempt(where, why, problem))
             else:
                 kept.append(option)
+        if not kept:  # nothing left to try: say why each was skipped, once per reason, before anything is asked
+            raise deployer.nothing_worked(refused)
         deploy_plan.prechecked = skipped
-        deploy_plan.placements = kept or deploy_plan.placements[-1:]
+        deploy_plan.placements = kept
     return [(where, why) for _, where, why in deploy_plan.prechecked]
 
 
@@ -324,6 +327,10 @@ def deploy(
         runs_out = credits.paid_until(chosen.price_per_hour_usd, deploy_plan.grants, chosen.offer, start)
         ledger.Ledger(state).store_credit_runs_out(result.deployment.name, runs_out, start)
     return result
+
+
+def _credentials_problem(checked: CheckResult) -> AuthError | None:
+    return None if checked.credentials_ok else AuthError(checked.detail, hint=checked.hint)
 
 
 def _ranked_before(option: PlanOption, chosen: PlanOption | None) -> bool:

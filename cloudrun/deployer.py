@@ -203,7 +203,7 @@ class Deployer:
                 notices.extend(n for n in getattr(provider, "notices", []) if n not in notices)
             attempts.append(Attempt(label, "in service"))
             return DeployResult(deployment, attempts, notices, option)
-        raise _nothing_worked(attempts)
+        raise nothing_worked(attempts)
 
     def _attempt(self, provider: Provider, spec: DeploySpec, option: PlanOption) -> Deployment:
         self.state.record_intent(
@@ -245,7 +245,7 @@ class Deployer:
         return None
 
 
-def _nothing_worked(attempts: Sequence[Attempt]) -> CloudrunError:
+def nothing_worked(attempts: Sequence[Attempt]) -> CloudrunError:
     """Return the error for a deploy that found no placement: every outcome once, with the placements it met.
 
     When every placement failed for the same kind of reason (all credentials, all refused as invalid), that kind is

@@ -442,3 +442,13 @@ def test_free_only_with_a_credits_file_records_when_that_credit_stops_paying(sta
     assert hours == pytest.approx(40, abs=0.01)  # $56.32 at $1.408/h
     report = teardown.check(state, loader(), Policy(), regions={"aws": [REGION]})
     assert [o.name for o in report.kept] == ["r1-qwen"] and report.deleted == []
+
+
+def test_when_no_provider_has_credentials_nothing_is_asked_and_exit_is_3(state, monkeypatch, tmp_path):
+    no_google(monkeypatch, tmp_path)
+    catalog = tmp_path / "offers.csv"
+    catalog.write_text(GCP_FIRST.splitlines()[0] + "\n" + GCP_FIRST.splitlines()[1] + "\n")  # Google only
+    plan = api.prepare_deploy(MODEL, cheapest=True, name="r1-qwen", hours=1, catalog_file=catalog)
+    with pytest.raises(AuthError, match="Application Default Credentials") as raised:
+        api.precheck(plan, api.provider_loader())
+    assert raised.value.exit_code == 3 and "no placement could be deployed" in raised.value.message
