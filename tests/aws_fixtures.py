@@ -21,6 +21,16 @@ T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/given"
 
 
+def fake_credentials(monkeypatch: Any, tmp_path: Any, **extra: str) -> None:
+    """Point boto3 at fake keys only: no shared config or credentials files, no instance metadata, no override."""
+    values = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
+              "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+              "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"), **extra}  # fmt: skip
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
 def spec(name: str = "ds-67b", **changes: Any) -> DeploySpec:
     fields: dict[str, Any] = {
         "name": name,

@@ -18,19 +18,14 @@ from cloudrun.models import EndpointRef
 from cloudrun.providers.aws import SageMakerProvider
 from cloudrun.sandbox.moto_metrics import emulate_invocation_metrics
 from cloudrun.sandbox.moto_types import widen_instance_types
-from tests.aws_fixtures import ACCOUNT, REGION, ROLE_ARN, T0, StubbedAws, endpoint_record
+from tests.aws_fixtures import ACCOUNT, REGION, ROLE_ARN, T0, StubbedAws, endpoint_record, fake_credentials
 
 NAME = "busy"
 
 
 @pytest.fixture
 def moto_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
-                        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    fake_credentials(monkeypatch, tmp_path)
     widen_instance_types()
     emulate_invocation_metrics()
     with mock_aws():

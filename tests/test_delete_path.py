@@ -30,7 +30,7 @@ from cloudrun.providers.base import Provider
 from cloudrun.reaper import Policy
 from cloudrun.sandbox.moto_types import widen_instance_types
 from cloudrun.state import StateStore
-from tests.aws_fixtures import REGION, ROLE_ARN, EmptyBody, spec
+from tests.aws_fixtures import REGION, ROLE_ARN, EmptyBody, fake_credentials, spec
 
 NO_RULES = Policy()  # no idle rule, no caps: only unfinished deletions are acted on
 REGIONS = {"aws": [REGION]}
@@ -38,12 +38,7 @@ REGIONS = {"aws": [REGION]}
 
 @pytest.fixture
 def moto(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
-                        "AWS_CONFIG_FILE": str(tmp_path / "none"), "CLOUDRUN_SAGEMAKER_ROLE_ARN": ROLE_ARN,
-                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    fake_credentials(monkeypatch, tmp_path, CLOUDRUN_SAGEMAKER_ROLE_ARN=ROLE_ARN)
     widen_instance_types()
     with mock_aws():
         yield

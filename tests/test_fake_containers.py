@@ -19,7 +19,7 @@ from cloudrun.providers.aws import SageMakerProvider
 from cloudrun.sandbox import fake_vllm
 from cloudrun.sandbox.moto_lifecycle import emulate_startup
 from cloudrun.sandbox.moto_types import widen_instance_types
-from tests.aws_fixtures import REGION, ROLE_ARN
+from tests.aws_fixtures import REGION, ROLE_ARN, fake_credentials
 
 DS_67B = "deepseek-ai/deepseek-llm-67b-chat"
 R1_1B = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
@@ -27,11 +27,7 @@ R1_1B = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
 
 @pytest.fixture
 def moto(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(tmp_path / "none"),
-                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    fake_credentials(monkeypatch, tmp_path)
     widen_instance_types()
     emulate_startup(0)
     with mock_aws():
