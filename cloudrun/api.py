@@ -14,6 +14,7 @@ from typing import Any
 
 from cloudrun import catalog, credits, deletion, deployer, fleet, ledger, naming, scheduler, sizing
 from cloudrun import limits as limits_store
+from cloudrun import provider as registry
 from cloudrun.errors import AuthError, Conflict, InvalidInput, NotFound
 from cloudrun.limits import Limits
 from cloudrun.models import (
@@ -28,8 +29,7 @@ from cloudrun.models import (
     PlanOption,
     Precision,
 )
-from cloudrun.providers import base as registry
-from cloudrun.providers.base import Provider
+from cloudrun.provider import Provider, ProviderLoader
 from cloudrun.state import StateStore
 
 
@@ -131,7 +131,7 @@ class DeployPlan:
         return deployer.spec_for(option, self.plan.need, name=self.name)
 
 
-def provider_loader(options: dict[str, dict[str, Any]] | None = None) -> Callable[[str], Provider]:
+def provider_loader(options: dict[str, dict[str, Any]] | None = None) -> ProviderLoader:
     """Return a function that loads each provider adapter once, with its options (e.g. aws role_arn)."""
     loaded: dict[str, Provider] = {}
 
@@ -179,8 +179,8 @@ def prepare_deploy(
     if spot and not options:
         raise InvalidInput("no spot placement fits this model here: only Vertex AI serves endpoints on spot VMs",
                            hint="drop --spot, or plan with `cloudrun plan --spot --provider gcp`")  # fmt: skip
-    skipped = {o.offer.provider: "no deploy adapter yet" for o in options if o.offer.provider not in registry.REGISTRY}
-    placements = [o for o in options if o.offer.provider in registry.REGISTRY]
+    skipped = {o.offer.provider: "no deploy adapter yet" for o in options if not registry.known(o.offer.provider)}
+    placements = [o for o in options if registry.known(o.offer.provider)]
     if ceiling is not None:
         placements = _at_most(placements, ceiling)
     if free_only:
@@ -231,7 +231,7 @@ def _at_most(placements: list[PlanOption], ceiling: Decimal) -> list[PlanOption]
 
 
 def dry_run_requests(
-    deploy_plan: DeployPlan, load_provider: Callable[[str], Provider]
+    deploy_plan: DeployPlan, load_provider: ProviderLoader
 ) -> tuple[list[str], list[tuple[str, dict]]]:
     """Return (what a real deploy would skip, and why; the requests it would send first), sending nothing.
 
@@ -260,7 +260,7 @@ def _skips(skipped: dict[str, str]) -> list[str]:
     return [f"{reason} (from {where} on)" for reason, where in skipped.items()]
 
 
-def precheck(deploy_plan: DeployPlan, load_provider: Callable[[str], Provider]) -> list[tuple[str, str]]:
+def precheck(deploy_plan: DeployPlan, load_provider: ProviderLoader) -> list[tuple[str, str]]:
     """Drop the placements a deploy would skip before creating anything; return them, with why.
 
     Skipped: every placement of a provider whose credentials do not work (`check()`), then each the adapter
@@ -297,7 +297,7 @@ def precheck(deploy_plan: DeployPlan, load_provider: Callable[[str], Provider]) 
 def deploy(
     deploy_plan: DeployPlan,
     state: StateStore,
-    load_provider: Callable[[str], Provider],
+    load_provider: ProviderLoader,
     *,
     auto_teardown: Limits | None = None,
     progress: Callable[[str], None] | None = None,
@@ -339,7 +339,7 @@ def _ranked_before(option: PlanOption, chosen: PlanOption | None) -> bool:
 
 def status(
     state: StateStore,
-    load_provider: Callable[[str], Provider] | None = None,
+    load_provider: ProviderLoader | None = None,
     *,
     refresh: bool = False,
     include_deleted: bool = False,
@@ -370,7 +370,7 @@ def live_deployment(state: StateStore, name: str) -> Deployment:
     return row
 
 
-def down(state: StateStore, load_provider: Callable[[str], Provider], name: str) -> Deployment:
+def down(state: StateStore, load_provider: ProviderLoader, name: str) -> Deployment:
     """Return the deployment's final row after removing its endpoint and every resource created with it.
 
     The same claimed, idempotent path as teardown's: a failed delete raises and stays requested, so the next
@@ -381,7 +381,7 @@ def down(state: StateStore, load_provider: Callable[[str], Provider], name: str)
 
 
 def invoke(
-    state: StateStore, load_provider: Callable[[str], Provider], name: str, prompt: str, max_tokens: int = 256
+    state: StateStore, load_provider: ProviderLoader, name: str, prompt: str, max_tokens: int = 256
 ) -> dict[str, Any]:
     """Return the endpoint's reply to one chat message (an OpenAI-style chat completion)."""
     row = live_deployment(state, name)
@@ -400,7 +400,7 @@ def check(names: Sequence[str] = PROVIDERS) -> list[CheckResult]:
         try:
             results.append(registry.load(name).check())
         except InvalidInput as exc:
-            installed = name in registry.REGISTRY
+            installed = registry.known(name)
             results.append(CheckResult(provider=name, sdk_installed=not installed, credentials_ok=False,
                                        detail=exc.message, hint=exc.hint))  # fmt: skip
     return results

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +19,10 @@ from typing import Any
 from cloudrun import claims, fleet
 from cloudrun.errors import CloudrunError, Conflict
 from cloudrun.models import Deployment, DeploymentStatus
-from cloudrun.providers.base import Provider
+from cloudrun.provider import ProviderLoader
 from cloudrun.state import StateStore
 
 log = logging.getLogger("cloudrun.reaper")
-Loader = Callable[[str], Provider]
 DEFAULT_WORKERS = 8
 
 
@@ -63,7 +62,7 @@ class TeardownReport:
 
 def delete_concurrently(
     state: StateStore,
-    load_provider: Loader,
+    load_provider: ProviderLoader,
     doomed: Sequence[tuple[Deployment, str]],
     report: TeardownReport,
     *,
@@ -125,7 +124,7 @@ def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
             signal.signal(signum, handler or signal.SIG_DFL)
 
 
-def _delete_one(load_provider: Loader, row: Deployment) -> None:
+def _delete_one(load_provider: ProviderLoader, row: Deployment) -> None:
     provider = load_provider(row.provider)  # in the worker: an adapter that cannot load fails this row only
     ref = fleet.find_ref(provider, row)
     if ref is not None:
@@ -150,7 +149,7 @@ def outcome(row: Deployment, reason: str) -> Outcome:
     return Outcome(name=row.name, reason=reason, provider=row.provider, region=row.region)
 
 
-def remove(state: StateStore, load_provider: Loader, row: Deployment, reason: str) -> Deployment:
+def remove(state: StateStore, load_provider: ProviderLoader, row: Deployment, reason: str) -> Deployment:
     """Return the row once its deployment is deleted (`down NAME`, a rollback); the same claimed path as the rest.
 
     Raises Conflict if another process is deleting it, and the delete's own error if it failed (the request stays,

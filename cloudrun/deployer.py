@@ -18,10 +18,9 @@ from decimal import Decimal
 from cloudrun import deletion, serving
 from cloudrun.errors import AuthError, CapacityUnavailable, CloudrunError, InvalidInput, QuotaExceeded
 from cloudrun.models import Deployment, DeploySpec, Endpoint, EndpointRef, EndpointState, MemoryNeed, PlanOption
-from cloudrun.providers.base import Provider
+from cloudrun.provider import Provider, ProviderLoader
 from cloudrun.state import StateStore
 
-ProviderLoader = Callable[[str], Provider]
 Progress = Callable[[str], None]
 
 

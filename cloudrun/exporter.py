@@ -20,13 +20,12 @@ from typing import Any
 
 from cloudrun import limits, reaper
 from cloudrun.models import Deployment, DeploymentStatus
-from cloudrun.providers.base import Provider
+from cloudrun.provider import Provider, ProviderLoader
 from cloudrun.state import StateStore
 
 LADDER_MINUTES = (1, 5, 15, 30, 60, 180, 360, 720, 1440)
 _LABELS = ("name", "provider", "region", "instance_type")
 
-Loader = Callable[[str], Provider]
 
 
 def minutes_since_last_invocation(provider: Provider, row: Deployment, now: datetime) -> float | None:
@@ -51,7 +50,7 @@ def minutes_since_last_invocation(provider: Provider, row: Deployment, now: date
 class CloudrunCollector:
     """A prometheus-client collector reading cloudrun's state (opened in the scrape thread) at each scrape."""
 
-    def __init__(self, open_state: Callable[[], StateStore], load_provider: Loader, *, cache_s: float = 60.0,
+    def __init__(self, open_state: Callable[[], StateStore], load_provider: ProviderLoader, *, cache_s: float = 60.0,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:  # fmt: skip
         self._open_state, self._load, self._cache_s, self._clock = open_state, load_provider, cache_s, clock
         self._idle_cache: dict[str, tuple[float, float | None]] = {}

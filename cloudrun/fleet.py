@@ -6,18 +6,17 @@ updates statuses. Removing deployments is `cloudrun.deletion`'s job (one claimed
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from cloudrun import catalog
+from cloudrun import provider as registry
 from cloudrun.errors import CloudrunError, Conflict, NotFound
 from cloudrun.models import SERVICES, Deployment, DeploymentStatus, Endpoint, EndpointRef, EndpointState
-from cloudrun.providers import base as registry
-from cloudrun.providers.base import Provider
+from cloudrun.provider import Provider, ProviderLoader
 from cloudrun.state import StateStore
 
-ProviderLoader = Callable[[str], Provider]
 _LIVE = {DeploymentStatus.intent, DeploymentStatus.creating, DeploymentStatus.in_service,
          DeploymentStatus.failed, DeploymentStatus.deleting}  # fmt: skip
 
@@ -103,7 +102,7 @@ def scan_regions(
         recorded.setdefault(row.provider, set()).add(row.region)
     scan: dict[str, list[str]] = {}
     skipped: list[str] = []
-    for name in registry.REGISTRY:
+    for name in registry.registry():
         if providers and name not in providers:
             continue
         if name not in recorded and not _configured(load_provider, name):

@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 from cloudrun import claims, fleet, limits, reaper, reaper_store
-from cloudrun.deletion import DEFAULT_WORKERS, Loader, Outcome, TeardownReport, delete_concurrently, outcome
+from cloudrun.deletion import DEFAULT_WORKERS, Outcome, TeardownReport, delete_concurrently, outcome
 from cloudrun.errors import CloudrunError, Conflict
 from cloudrun.models import Deployment, DeploymentStatus
+from cloudrun.provider import ProviderLoader
 from cloudrun.reaper import Candidate, Policy
 from cloudrun.state import StateStore
 
@@ -44,7 +45,7 @@ def ledger_credit_runs_out_at(state: StateStore) -> CreditRunsOutAt | None:
 
 def check(
     state: StateStore,
-    load_provider: Loader,
+    load_provider: ProviderLoader,
     policy: Policy,
     *,
     providers: Sequence[str] | None = None,
@@ -109,7 +110,7 @@ def _why_not_billable(row: Deployment, state: StateStore, now: datetime) -> str:
 
 def _reconciled_rows(
     state: StateStore,
-    load_provider: Loader,
+    load_provider: ProviderLoader,
     providers: Sequence[str] | None,
     regions: dict[str, list[str]] | None,
     now: datetime,
@@ -144,7 +145,7 @@ def _reconciled_rows(
     return [row for row in state.list() if row.provider in scan]
 
 
-def _reconcile_one(state: StateStore, load_provider: Loader, name: str, regions: list[str],
+def _reconcile_one(state: StateStore, load_provider: ProviderLoader, name: str, regions: list[str],
                    now: datetime) -> fleet.ReconcileReport:  # fmt: skip
     try:
         return fleet.reconcile(state, load_provider, {name: regions}, now)
@@ -152,7 +153,7 @@ def _reconcile_one(state: StateStore, load_provider: Loader, name: str, regions:
         return fleet.reconcile(state, load_provider, {name: regions}, now)
 
 
-def _invocations(candidates: Sequence[Candidate], rows: Sequence[Deployment], load_provider: Loader,
+def _invocations(candidates: Sequence[Candidate], rows: Sequence[Deployment], load_provider: ProviderLoader,
                  now: datetime, policy: Policy) -> dict[str, int | None]:  # fmt: skip
     """Return invocation counts, asking the cloud only for endpoints old enough for the idle rule."""
     refs = {row.name: row.ref for row in rows}
@@ -185,7 +186,7 @@ def _credit(candidates: Sequence[Candidate], runs_out_at: CreditRunsOutAt | None
 
 def down_all(
     state: StateStore,
-    load_provider: Loader,
+    load_provider: ProviderLoader,
     *,
     providers: Sequence[str] | None = None,
     regions: dict[str, list[str]] | None = None,

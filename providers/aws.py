@@ -40,10 +40,10 @@ from cloudrun.errors import (
     Transient,
 )
 from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
+from cloudrun.provider import ClientFactory, Provider
 
 from . import aws_metrics, aws_resources, aws_role, aws_template
 from .aws_client import default_client_factory as default_client_factory  # re-exported
-from .base import ClientFactory, Provider
 
 _STATE_MAP = {
     "Creating": EndpointState.creating,

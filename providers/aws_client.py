@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from .base import ClientFactory
+from cloudrun.provider import ClientFactory
 
 NO_SDK_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 

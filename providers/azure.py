@@ -50,6 +50,7 @@ from cloudrun.errors import (
     Transient,
 )
 from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
+from cloudrun.provider import ClientFactory, Provider
 
 from . import azure_client, azure_metrics, azure_quota, azure_template
 from .azure_client import CREDENTIALS_HINT, Target, first_line
@@ -63,7 +64,6 @@ from .azure_resources import (
     seconds,
     to_usage,
 )
-from .base import ClientFactory, Provider
 
 _STATE_MAP = {
     "Creating": EndpointState.creating,

@@ -32,7 +32,7 @@ from typing import Any
 
 from cloudrun import retry
 from cloudrun.errors import CloudrunError, InvalidInput
-from cloudrun.sandbox.guard import is_loopback
+from cloudrun.loopback import is_loopback
 
 ARM_ENDPOINT_ENV = "CLOUDRUN_AZURE_ARM_ENDPOINT"
 SANDBOX_CREDENTIALS_ENV = "CLOUDRUN_SANDBOX_CREDENTIALS"

@@ -67,9 +67,9 @@ from cloudrun.errors import (
 )
 from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
 from cloudrun.pricing import shapes
+from cloudrun.provider import ClientFactory, Provider
 
 from . import gcp_client, gcp_metrics, gcp_resources, gcp_template
-from .base import ClientFactory, Provider
 from .gcp_client import SANDBOX_CREDENTIALS_ENV as SANDBOX_CREDENTIALS_ENV  # re-exported: public names stay here
 from .gcp_client import SANDBOX_ENDPOINT_ENV as SANDBOX_ENDPOINT_ENV
 from .gcp_client import SANDBOX_PROJECT as SANDBOX_PROJECT

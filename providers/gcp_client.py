@@ -31,10 +31,10 @@ from requests import exceptions as http_errors
 
 from cloudrun import retry
 from cloudrun.errors import AuthError, CloudrunError, InvalidInput, NotFound, Transient
-from cloudrun.sandbox.guard import is_loopback
+from cloudrun.loopback import is_loopback
+from cloudrun.provider import ClientFactory
 
 from . import gcp_metrics
-from .base import ClientFactory
 
 SANDBOX_ENDPOINT_ENV = "CLOUDRUN_VERTEX_API_ENDPOINT"
 SANDBOX_CREDENTIALS_ENV = "CLOUDRUN_SANDBOX_CREDENTIALS"

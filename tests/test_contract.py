@@ -40,7 +40,7 @@ from cloudrun.models import (
     EndpointState,
     Precision,
 )
-from cloudrun.providers.base import Provider
+from cloudrun.provider import Provider
 from cloudrun.reaper import Candidate, find_idle
 from cloudrun.sandbox import aws, azure_fake, vertex_fake
 from cloudrun.sandbox.moto_lifecycle import emulate_startup

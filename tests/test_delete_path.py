@@ -26,7 +26,7 @@ from moto import mock_aws
 from cloudrun import api, claims, teardown
 from cloudrun.errors import CloudrunError, Conflict, Transient
 from cloudrun.models import DeploymentStatus, Endpoint, EndpointRef, EndpointState
-from cloudrun.providers.base import Provider
+from cloudrun.provider import Provider
 from cloudrun.reaper import Policy
 from cloudrun.sandbox.moto_types import widen_instance_types
 from cloudrun.state import StateStore

@@ -20,6 +20,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import DefaultCredentialsError
 from google.cloud import aiplatform_v1
 
+from cloudrun import provider as base
 from cloudrun.errors import (
     AuthError,
     CapacityUnavailable,
@@ -32,7 +33,6 @@ from cloudrun.errors import (
     Transient,
 )
 from cloudrun.models import Endpoint, EndpointRef, EndpointState
-from cloudrun.providers import base
 from cloudrun.providers.gcp import VertexProvider, _translate
 from cloudrun.sandbox.vertex_fake import PROJECT_NUMBER, STOCKOUT, VertexSandbox
 from tests.gcp_fixtures import REGION, loopback, spec, start_fake, wait_until
@@ -316,7 +316,7 @@ def test_failure_reasons_map_to_errors_the_deployer_can_fail_over_on(reason, exp
 
 
 def test_the_registry_loads_the_adapter_lazily():
-    assert base.REGISTRY["gcp"] == "cloudrun.providers.gcp:VertexProvider"
+    assert base.registry()["gcp"] == "cloudrun.providers.gcp:VertexProvider"
     assert base.provider_class("gcp") is VertexProvider
     code = "import sys, cloudrun.cli; print(sorted(m for m in sys.modules if m.startswith('google.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

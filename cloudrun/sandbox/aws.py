@@ -12,7 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from cloudrun.sandbox.guard import require_loopback
+from cloudrun.loopback import require_loopback
 from cloudrun.sandbox.moto_lifecycle import emulate_startup
 from cloudrun.sandbox.moto_metrics import emulate_invocation_metrics
 from cloudrun.sandbox.moto_quotas import emulate_sagemaker_quotas

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from cloudrun.loopback import require_loopback
 from cloudrun.sandbox.azure_fake_arm import FakeArm
-from cloudrun.sandbox.guard import require_loopback
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000c10d"
 RESOURCE_GROUP = "cloudrun-sandbox"

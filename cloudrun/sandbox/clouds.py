@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from cloudrun.loopback import require_loopback
 from cloudrun.sandbox import aws
-from cloudrun.sandbox.guard import require_loopback
 
 EMULATED = ("aws", "gcp", "azure")
 

@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from cloudrun.sandbox.guard import require_loopback
+from cloudrun.loopback import require_loopback
 
 PROJECT_NUMBER = "123456789012"
 SANDBOX_PROJECT = "cloudrun-sandbox"

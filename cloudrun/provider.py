@@ -95,35 +95,59 @@ class Provider(ABC):
         return CloudrunError(f"endpoint {endpoint.ref.name} failed in {endpoint.ref.region}: {reason}")
 
 
-REGISTRY: dict[str, str] = {
+ProviderLoader = Callable[[str], Provider]
+"""provider name -> ready adapter: the one way core code gets an adapter (tests pass their own)."""
+
+ENTRY_POINT_GROUP = "cloudrun.providers"
+# The built-in adapters, as pyproject.toml registers them under ENTRY_POINT_GROUP; used only when the package
+# metadata is missing (running from a source tree that was never installed). Strings: nothing is imported here.
+BUILT_IN = {
     "aws": "cloudrun.providers.aws:SageMakerProvider",
     "gcp": "cloudrun.providers.gcp:VertexProvider",
     "azure": "cloudrun.providers.azure:AzureMLProvider",
 }
-EXTRAS = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
+_registry: dict[str, str] | None = None
+
+
+def registry() -> dict[str, str]:
+    """Return provider name -> "module:Class" from the `cloudrun.providers` entry points (read once, lazily).
+
+    A fourth cloud is a package that declares `[project.entry-points."cloudrun.providers"] name = "mod:Class"`,
+    the way llm finds its plugins; nothing here changes.
+    """
+    global _registry
+    if _registry is None:
+        from importlib.metadata import entry_points
+
+        found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        _registry = {**BUILT_IN, **found}
+    return _registry
 
 
 def register(name: str, target: str) -> None:
-    """Register a provider class by "module:Class"; built-ins use the same mechanism a plugin would."""
-    REGISTRY[name] = target
+    """Register a provider class by "module:Class" at run time (tests, embedding code)."""
+    registry()[name] = target
+
+
+def known(name: str) -> bool:
+    """Return whether a provider name has an adapter registered."""
+    return name in registry()
 
 
 def provider_class(name: str) -> type[Provider]:
     """Return the adapter class for a provider name, importing it (and its SDK) only now."""
-    if name not in REGISTRY:
-        known = ", ".join(sorted(REGISTRY)) or "none"
-        raise InvalidInput(f"no deploy adapter for provider {name!r} yet", hint=f"available: {known}")
-    module_name, _, class_name = REGISTRY[name].partition(":")
+    targets = registry()
+    if name not in targets:
+        raise InvalidInput(f"no deploy adapter for provider {name!r}", hint=f"available: {', '.join(sorted(targets))}")
+    module_name, _, class_name = targets[name].partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("cloudrun"):
             raise
-        extra = EXTRAS.get(name, name)
-        raise InvalidInput(
-            f"the {name} provider needs the {exc.name} package, which is not installed",
-            hint=f"pip install 'cloudrun-llm[{extra}]'",
-        ) from exc
+        hint = f"pip install 'cloudrun-llm[{name}]'" if name in BUILT_IN else f"install the package providing {name}"
+        message = f"the {name} provider needs the {exc.name} package, which is not installed"
+        raise InvalidInput(message, hint=hint) from exc
     return getattr(module, class_name)
 
 

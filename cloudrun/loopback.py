@@ -1,4 +1,4 @@
-"""The sandbox's one safety rule: it only ever talks to this machine."""
+"""Loopback checks: the sandbox only ever talks to this machine, and adapters aimed at a sandbox verify it."""
 
 from __future__ import annotations
 
