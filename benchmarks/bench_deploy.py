@@ -17,7 +17,7 @@ from typing import Any
 
 from cloudrun import api
 from cloudrun.deployer import WaitPolicy
-from cloudrun.providers.aws import default_client_factory
+from cloudrun.providers.aws_client import default_client_factory
 from cloudrun.sandbox import aws, session
 from cloudrun.state import StateStore
 

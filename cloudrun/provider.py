@@ -28,7 +28,6 @@ class Provider(ABC):
     # Capability flags, each with the reason for a gap in the adapter's docstring.
     supports_spot: ClassVar[bool] = False
     has_quota_api: ClassVar[bool] = False
-    has_live_balances: ClassVar[bool] = False
     has_invocation_metrics: ClassVar[bool] = False
 
     @abstractmethod
@@ -98,35 +97,48 @@ class Provider(ABC):
 ProviderLoader = Callable[[str], Provider]
 """provider name -> ready adapter: the one way core code gets an adapter (tests pass their own)."""
 
-ENTRY_POINT_GROUP = "cloudrun.providers"
-# The built-in adapters, as pyproject.toml registers them under ENTRY_POINT_GROUP; used only when the package
-# metadata is missing (running from a source tree that was never installed). Strings: nothing is imported here.
-BUILT_IN = {
-    "aws": "cloudrun.providers.aws:SageMakerProvider",
-    "gcp": "cloudrun.providers.gcp:VertexProvider",
-    "azure": "cloudrun.providers.azure:AzureMLProvider",
+ENTRY_POINT_GROUP = "cloudrun.providers"  # name -> "module:Class", the adapter (a Provider)
+PRICES_GROUP = "cloudrun.prices"  # name -> "module:function", fetch(regions, today=) -> FetchResult (catalog refresh)
+BALANCES_GROUP = "cloudrun.balances"  # name -> "module:function", sync(SyncRequest) -> [SyncResult], for credits sync
+# The built-in entries, as pyproject.toml registers them; used when the package metadata is missing (a source tree
+# that was never installed). Strings only: nothing under providers/ is imported here.
+BUILT_IN: dict[str, dict[str, str]] = {
+    ENTRY_POINT_GROUP: {
+        "aws": "cloudrun.providers.aws:SageMakerProvider",
+        "gcp": "cloudrun.providers.gcp:VertexProvider",
+        "azure": "cloudrun.providers.azure:AzureMLProvider",
+    },
+    PRICES_GROUP: {
+        "aws": "cloudrun.providers.aws_prices:fetch",
+        "gcp": "cloudrun.providers.gcp_prices:fetch",
+        "azure": "cloudrun.providers.azure_prices:fetch",
+    },
+    BALANCES_GROUP: {
+        "aws": "cloudrun.providers.aws_credits:sync",
+        "azure": "cloudrun.providers.azure_credits:sync",
+    },
 }
-_registry: dict[str, str] | None = None
+_registries: dict[str, dict[str, str]] = {}
 
 
-def registry() -> dict[str, str]:
-    """Return provider name -> "module:Class" from the `cloudrun.providers` entry points (read once, lazily).
+def registry(group: str = ENTRY_POINT_GROUP) -> dict[str, str]:
+    """Return name -> "module:attribute" for one entry-point group (read once, lazily, merged over BUILT_IN).
 
-    A fourth cloud is a package that declares `[project.entry-points."cloudrun.providers"] name = "mod:Class"`,
-    the way llm finds its plugins; nothing here changes.
+    A fourth cloud is a package that declares `[project.entry-points."cloudrun.providers"] name = "mod:Class"`
+    (and, if it has them, a price fetcher and a credit reader in the other two groups), the way llm finds its
+    plugins; nothing here changes.
     """
-    global _registry
-    if _registry is None:
+    if group not in _registries:
         from importlib.metadata import entry_points
 
-        found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
-        _registry = {**BUILT_IN, **found}
-    return _registry
+        found = {ep.name: ep.value for ep in entry_points(group=group)}
+        _registries[group] = {**BUILT_IN.get(group, {}), **found}
+    return _registries[group]
 
 
-def register(name: str, target: str) -> None:
-    """Register a provider class by "module:Class" at run time (tests, embedding code)."""
-    registry()[name] = target
+def register(name: str, target: str, group: str = ENTRY_POINT_GROUP) -> None:
+    """Register "module:attribute" under a name at run time (tests, embedding code)."""
+    registry(group)[name] = target
 
 
 def known(name: str) -> bool:
@@ -134,21 +146,30 @@ def known(name: str) -> bool:
     return name in registry()
 
 
-def provider_class(name: str) -> type[Provider]:
-    """Return the adapter class for a provider name, importing it (and its SDK) only now."""
-    targets = registry()
+def hook(group: str, name: str) -> Any:
+    """Return the object a group registers for a provider name, importing its module (and SDK) only now."""
+    targets = registry(group)
     if name not in targets:
-        raise InvalidInput(f"no deploy adapter for provider {name!r}", hint=f"available: {', '.join(sorted(targets))}")
-    module_name, _, class_name = targets[name].partition(":")
+        raise InvalidInput(f"no {group} entry for provider {name!r}", hint=f"available: {', '.join(sorted(targets))}")
+    module_name, _, attribute = targets[name].partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("cloudrun"):
             raise
-        hint = f"pip install 'cloudrun-llm[{name}]'" if name in BUILT_IN else f"install the package providing {name}"
+        built_in = name in BUILT_IN[ENTRY_POINT_GROUP]
+        hint = f"pip install 'cloudrun-llm[{name}]'" if built_in else f"install the package providing {name}"
         message = f"the {name} provider needs the {exc.name} package, which is not installed"
         raise InvalidInput(message, hint=hint) from exc
-    return getattr(module, class_name)
+    return getattr(module, attribute)
+
+
+def provider_class(name: str) -> type[Provider]:
+    """Return the adapter class for a provider name, importing it (and its SDK) only now."""
+    if not known(name):
+        available = ", ".join(sorted(registry()))
+        raise InvalidInput(f"no deploy adapter for provider {name!r}", hint=f"available: {available}")
+    return hook(ENTRY_POINT_GROUP, name)
 
 
 def load(name: str, **options: Any) -> Provider:

@@ -1,49 +1,39 @@
-"""AWS SageMaker real-time endpoints.
+"""AWS SageMaker real-time endpoints serving a Hugging Face model with the LMI (vLLM) container.
 
-SDK: boto3 with the default credential chain (environment variables, shared config and credentials
-files, SSO profiles, container and instance roles); `profile=` picks a named profile.
+Calls: every one through aws_client.AwsSession: the default credential chain (`profile=` picks a named
+profile), boto3 with its own retries off, AWS's one error table, `cloudrun.retry`. Creates are retried on
+RateLimited only: a throttled request was never executed, but a 5xx may have created the resource, so a
+Transient on a create is rolled back (tag-checked) instead of repeated.
 
-Retries: ours. Every client is built with botocore `total_max_attempts=1`, so the SDK sends each
-request once and `cloudrun.retry.call` retries what `cloudrun.errors` marks retryable. (botocore's
-`retries={"max_attempts": 1}` counts retries, not attempts: it would still retry once.) Creates are
-retried on RateLimited only: a throttled request was never executed, but a 5xx may have created the
-resource, so a Transient on a create is rolled back (tag-checked) instead of repeated.
+The files: aws_client (calls, errors), aws_resources (model, endpoint config, endpoint; tag checks),
+aws_template (the requests), aws_metrics (Invocations, log tail, quotas), aws_role (the execution role),
+aws_prices (Price List API, for `catalog refresh`), aws_credits (freetier and Cost Explorer, for `credits sync`).
 
 Gaps: supports_spot=False, SageMaker real-time endpoints have no spot capacity (managed spot is for
-training jobs). has_live_balances=False, the Free-plan credit (freetier) is read elsewhere, later.
-list_managed() uses SageMaker Search, which is eventually consistent: an endpoint created seconds ago
-may be missing from it for a while (the state store covers that window).
+training jobs). list_managed() uses SageMaker Search, which is eventually consistent: an endpoint created
+seconds ago may be missing from it for a while (the state store covers that window).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from botocore import exceptions as boto_errors
-from botocore.exceptions import BotoCoreError, ClientError
-
 from cloudrun import retry
 from cloudrun.errors import (
     AuthError,
-    CapacityUnavailable,
     CloudrunError,
-    Conflict,
     InvalidInput,
-    NotFound,
-    QuotaExceeded,
-    RateLimited,
     Transient,
 )
 from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
 from cloudrun.provider import ClientFactory, Provider
 
-from . import aws_metrics, aws_resources, aws_role, aws_template
-from .aws_client import default_client_factory as default_client_factory  # re-exported
+from . import aws_client, aws_metrics, aws_resources, aws_role, aws_template
+from .aws_client import CREDENTIALS_HINT
+from .common import failure_error
 
 _STATE_MAP = {
     "Creating": EndpointState.creating,
@@ -57,97 +47,7 @@ _STATE_MAP = {
     "UpdateRollbackFailed": EndpointState.failed,
 }
 
-_ERRORS: dict[str, type[CloudrunError]] = {
-    code: kind
-    for kind, codes in (
-        (RateLimited, "ThrottlingException Throttling TooManyRequestsException RequestLimitExceeded"),
-        (QuotaExceeded, "ResourceLimitExceeded"),
-        (CapacityUnavailable, "InsufficientInstanceCapacity InsufficientCapacity CapacityError"),
-        (InvalidInput, "ValidationException ValidationError"),
-        (AuthError, "UnrecognizedClientException InvalidClientTokenId"),
-        (Conflict, "ResourceInUse EntityAlreadyExists"),
-        (NotFound, "ResourceNotFound ResourceNotFoundException NoSuchEntity NoSuchResourceException"),
-        (Transient, "InternalFailure InternalError ServiceUnavailable ServiceUnavailableException"),
-        (Transient, "ModelNotReadyException"),  # invoke_endpoint before the model has loaded
-    )
-    for code in codes.split()
-}
-_AUTH_PREFIXES = ("AccessDenied", "ExpiredToken")  # AccessDenied, AccessDeniedException, ExpiredTokenException...
-# SageMaker reports several conditions as a ValidationException that only its message tells apart.
-_VALIDATION_MESSAGES = (
-    ("cannot create already existing", Conflict),
-    ("could not find", NotFound),
-    ("does not exist", NotFound),
-)
-_CAPACITY_MARKERS = ("insufficientinstancecapacity", "insufficient capacity", "capacityerror", "compute capacity")
-_QUOTA_MARKERS = ("resourcelimitexceeded", "account-level service limit")
-_CREDENTIAL_ERRORS = (
-    boto_errors.NoCredentialsError, boto_errors.PartialCredentialsError, boto_errors.TokenRetrievalError,
-    boto_errors.CredentialRetrievalError, boto_errors.SSOError, boto_errors.ProfileNotFound,
-)  # fmt: skip
-_CONNECTION_ERRORS = (
-    boto_errors.EndpointConnectionError, boto_errors.ConnectTimeoutError, boto_errors.ReadTimeoutError,
-    boto_errors.ConnectionClosedError,
-)  # fmt: skip
-
-CREDENTIALS_HINT = (
-    "set up the AWS credential chain: `aws configure`, `aws sso login --profile P` + AWS_PROFILE=P, "
-    "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-)
-_QUOTA_HINT = (
-    "request an increase in Service Quotas (service SageMaker, quota '<instance type> for endpoint usage'), "
-    "or plan without it: `cloudrun plan --exclude aws`"
-)
-_HINTS: dict[type[CloudrunError], str] = {
-    QuotaExceeded: _QUOTA_HINT,
-    CapacityUnavailable: "SageMaker has no capacity for this type here now: try another instance type or region",
-    Conflict: "choose another deployment name, or remove the old one with `cloudrun down NAME`",
-}
-
-
-def _translate(exc: Exception) -> CloudrunError:
-    """Return the cloudrun error that a boto3/botocore exception stands for."""
-    if isinstance(exc, _CREDENTIAL_ERRORS):
-        return AuthError(f"{aws_role.CREDENTIALS_MISSING}: {exc}", hint=CREDENTIALS_HINT)
-    if isinstance(exc, _CONNECTION_ERRORS):
-        return Transient(f"could not reach AWS: {exc}")
-    if not isinstance(exc, ClientError):
-        return CloudrunError(f"AWS SDK error: {exc}")
-    error = exc.response.get("Error", {})
-    code, message = error.get("Code", ""), error.get("Message") or str(exc)
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    kind = _error_class(code, message, status)
-    text = f"{exc.operation_name}: {message}"
-    if kind is RateLimited:
-        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        retry_after = headers.get("retry-after", "")
-        return RateLimited(text, retry_after=float(retry_after) if retry_after.isdigit() else None)
-    if kind is AuthError:
-        denied = code.startswith("AccessDenied")
-        return AuthError(text, hint=f"allow {exc.operation_name} for your AWS identity" if denied else CREDENTIALS_HINT)
-    if kind is InvalidInput and "could not assume role" in message.lower():
-        return InvalidInput(text, hint="the role's trust policy must allow sagemaker.amazonaws.com to assume it")
-    return kind(text, hint=_HINTS.get(kind))
-
-
-def _error_class(code: str, message: str, status: int) -> type[CloudrunError]:
-    """Return the cloudrun error class for an AWS error code, refined by its message where AWS overloads a code."""
-    if code in _ERRORS:
-        kind = _ERRORS[code]
-    elif code.startswith(_AUTH_PREFIXES):
-        kind = AuthError
-    else:
-        kind = Transient if status >= 500 else CloudrunError
-    if kind is InvalidInput:
-        lowered = message.lower()
-        if any(marker in lowered for marker in _CAPACITY_MARKERS):
-            return CapacityUnavailable
-        kind = next((refined for marker, refined in _VALIDATION_MESSAGES if marker in lowered), kind)
-    return kind
-
-
 _GLOBAL_REGION = "us-east-1"  # STS and IAM are global; any region's client reaches them
-_QUICK_DEADLINE_S = 10.0
 
 
 class SageMakerProvider(Provider):
@@ -158,7 +58,6 @@ class SageMakerProvider(Provider):
     extra = "aws"
     supports_spot = False
     has_quota_api = True
-    has_live_balances = False
     has_invocation_metrics = True
 
     def __init__(
@@ -171,15 +70,12 @@ class SageMakerProvider(Provider):
         sleep: Callable[[float], None] | None = None,
         deadline_s: float = retry.DEFAULT_DEADLINE_S,
     ) -> None:
-        self._factory = client_factory or default_client_factory(profile)
+        self._aws = aws_client.AwsSession(client_factory, profile=profile, sleep=sleep, deadline_s=deadline_s)
+        self._call = self._aws.call  # one SDK call: translated, retried if retryable
+        self._quick = self._aws.quick_call  # the same to a short deadline: best-effort reads (check, quota)
+        self._sleep = sleep  # for the IAM-propagation wait; tests pass a no-op
         self._role_arn = role_arn
         self._create_role = create_role
-        self._sleep = sleep  # for retry backoff and the IAM-propagation wait; tests pass a no-op
-        self._deadline_s = deadline_s
-        # check() and quota() are best effort: they give up sooner than the calls that change things.
-        self._quick_deadline_s = min(_QUICK_DEADLINE_S, deadline_s)
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._clients_lock = threading.Lock()
         self._quotas: dict[tuple[str, str], dict[str, int] | None] = {}
         self.notices: list[str] = []
 
@@ -188,7 +84,7 @@ class SageMakerProvider(Provider):
     def check(self) -> CheckResult:
         """Return the caller's identity from STS; never raises (a failure is a result with a hint)."""
         try:
-            who = self._call("sts", _GLOBAL_REGION, "get_caller_identity", deadline_s=self._quick_deadline_s)
+            who = self._quick("sts", _GLOBAL_REGION, "get_caller_identity")
         except CloudrunError as exc:
             hint = exc.hint if isinstance(exc, AuthError) and exc.hint else CREDENTIALS_HINT
             return CheckResult(
@@ -293,19 +189,12 @@ class SageMakerProvider(Provider):
 
     def failure_error(self, endpoint: Endpoint) -> CloudrunError:
         """Return the normalised error a Failed endpoint's reason stands for, so the deployer can fail over."""
-        reason = endpoint.failure_reason or "SageMaker gave no reason"
-        where = f"endpoint {endpoint.ref.name} ({endpoint.instance_type or 'instance type unknown'}"
-        message = f"{where} in {endpoint.ref.region}) failed: {reason}"
-        lowered = reason.lower()
-        if any(marker in lowered for marker in _QUOTA_MARKERS):
-            return QuotaExceeded(message, hint=_QUOTA_HINT)
-        if "capacity" in lowered:
-            return CapacityUnavailable(message, hint=_HINTS[CapacityUnavailable])
-        quick = functools.partial(self._call, deadline_s=self._quick_deadline_s)
-        tail = aws_metrics.log_tail(quick, endpoint.ref.region, endpoint.ref.endpoint_id)
-        if tail:
-            message += f"; last log lines:\n{tail}"
-        return CloudrunError(message, hint=f"more in CloudWatch Logs: /aws/sagemaker/Endpoints/{endpoint.ref.name}")
+        kind = aws_client.failure_kind(endpoint.failure_reason or "")
+        tail = "" if kind is not CloudrunError else aws_metrics.log_tail(self._quick, endpoint.ref.region,
+                                                                          endpoint.ref.endpoint_id)  # fmt: skip
+        return failure_error(endpoint, kind, aws_client.HINTS, service="SageMaker", unit="instance",
+                             otherwise=f"more in CloudWatch Logs: /aws/sagemaker/Endpoints/{endpoint.ref.name}",
+                             detail=f"; last log lines:\n{tail}" if tail else "")  # fmt: skip
 
     def resolve_role(self) -> str:
         """Return the execution role ARN: --role, $CLOUDRUN_SAGEMAKER_ROLE_ARN, or cloudrun's own (made if allowed)."""
@@ -318,50 +207,14 @@ class SageMakerProvider(Provider):
         token = aws_template.REDACTED_TOKEN if aws_template.hf_token() else None
         return aws_template.requests(spec, aws_role.known_without_calls(role_arn or self._role_arn), token)
 
-    # --- calls: translated errors, the one retry layer ----------------------------------------------------
-
-    def _call(
-        self,
-        service: str,
-        region: str,
-        operation: str,
-        params: dict[str, Any] | None = None,
-        *,
-        idempotent: bool = True,
-        deadline_s: float | None = None,
-    ) -> Any:
-        """Return the SDK's response to one operation; errors come out translated, retried if retryable."""
-
-        def attempt() -> Any:
-            try:
-                return getattr(self._client(service, region), operation)(**(params or {}))
-            except (ClientError, BotoCoreError) as exc:
-                error = _translate(exc)
-                if not idempotent and isinstance(error, Transient):
-                    error.retryable = False  # the create may have happened: roll back, never repeat blindly
-                raise error from exc
-
-        deadline = self._deadline_s if deadline_s is None else deadline_s
-        return retry.call(attempt, deadline_s=deadline, sleep=self._sleep)
-
-    def _client(self, service: str, region: str) -> Any:
-        # boto3 sessions are not safe to create clients from in several threads at once (concurrent teardown)
-        with self._clients_lock:
-            if (service, region) not in self._clients:
-                self._clients[service, region] = self._factory(service, region)
-            return self._clients[service, region]
-
     def _iam(self, operation: str, **params: Any) -> Any:
         return self._call("iam", _GLOBAL_REGION, operation, params, idempotent=not operation.startswith("create"))
 
     def _quota_table(self, region: str, operation: str) -> dict[str, int] | None:
         """Return {quota name: value} for SageMaker in `region` (cached), or None if it cannot be read."""
         if (region, operation) not in self._quotas:
-            params = {"ServiceCode": "sagemaker"}
-            quick = functools.partial(self._call, deadline_s=self._quick_deadline_s)  # best effort: keep plans fast
-            try:
-                quotas = aws_resources.pages(quick, "service-quotas", region, operation, params, "Quotas")
-                self._quotas[region, operation] = {q["QuotaName"]: int(q["Value"]) for q in quotas}
+            try:  # best effort, to the quick deadline: keep plans fast
+                self._quotas[region, operation] = aws_metrics.quota_table(self._quick, region, operation)
             except CloudrunError:
                 self._quotas[region, operation] = None
         return self._quotas[region, operation]

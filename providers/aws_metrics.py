@@ -1,5 +1,5 @@
-"""CloudWatch requests for the SageMaker adapter: the Invocations of one endpoint over every variant it has, and
-the tail of its containers' logs when it failed.
+"""CloudWatch and Service Quotas reads for the SageMaker adapter: the Invocations of one endpoint over every variant
+it has, the tail of its containers' logs when it failed, and the account's endpoint quotas.
 
 What AWS documents (SageMaker Developer Guide, monitoring-cloudwatch.html, "Endpoint Invocation Metrics"):
 `AWS/SageMaker` `Invocations` is "the number of InvokeEndpoint requests sent to a model endpoint", published at a
@@ -143,3 +143,10 @@ def period(window_s: float) -> int:
     if window_s > 15 * 86400:
         return max(300, math.ceil(seconds / 300) * 300)
     return seconds
+
+
+def quota_table(call: Call, region: str, operation: str) -> dict[str, int]:
+    """Return {quota name: value} of SageMaker in `region` from Service Quotas (`list_service_quotas` gives applied
+    values only; a quota never changed shows only in `list_aws_default_service_quotas`)."""
+    quotas = pages(call, "service-quotas", region, operation, {"ServiceCode": "sagemaker"}, "Quotas")
+    return {q["QuotaName"]: int(q["Value"]) for q in quotas}

@@ -13,10 +13,10 @@ from typing import Any
 from cloudrun.errors import InvalidInput
 from cloudrun.models import DeploySpec
 
-from .template_common import HF_TOKEN_VARIABLES as HF_TOKEN_VARIABLES  # re-exported
-from .template_common import REDACTED_TOKEN as REDACTED_TOKEN
-from .template_common import hf_token as hf_token
-from .template_common import needs_remote_code
+from .common import HF_TOKEN_VARIABLES as HF_TOKEN_VARIABLES  # re-exported
+from .common import REDACTED_TOKEN as REDACTED_TOKEN
+from .common import hf_token as hf_token
+from .common import needs_remote_code
 
 TEMPLATE = "sagemaker-lmi.json"
 VARIANT_NAME = "main"

@@ -7,7 +7,7 @@ Retries: ours. MLClient is built with retry_total=0, so azure-core's RetryPolicy
 and `cloudrun.retry.call` retries what `cloudrun.errors` marks retryable. ARM PUTs are upserts, so retrying
 a create step is safe. azure-ai-ml's pollers print a dot to stdout on every poll from a background thread:
 that print is removed once per process (quiet_polling) and operations start with stdout redirected, so
-`--json` stays one document. Both, and the retry layer, live in azure_client.Session, which every call uses.
+`--json` stays one document. Both, and the retry layer, live in azure_client.AzureSession, which every call uses.
 
 Lifecycle: create() makes the endpoint (key auth; waited, it takes about a minute) and starts the
 deployment "main" (not waited: a large model takes many minutes to download and load), then returns.
@@ -22,7 +22,7 @@ day 30 even after an upgrade to pay-as-you-go; Free Trial subscriptions get no q
 families start at 0 vCPUs, so a trial can deploy nothing here until upgraded. quota() shows it (0).
 
 Gaps: supports_spot=False, managed online deployments have no low-priority VMs (those are for batch).
-has_live_balances=False (credit balances are read elsewhere). invocations() reads Azure Monitor's
+Credit balances are read by azure_credits (`credits sync`), prices by azure_prices. invocations() reads Azure Monitor's
 RequestsPerMinute for the endpoint over ARM's REST API with its only supported aggregation, Average
 (azure_metrics); an interval without a value means no requests, any other surprise means unknown.
 """
@@ -33,27 +33,19 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-import requests
-from azure.ai.ml.exceptions import MlException
-from azure.core import exceptions as azure_errors
-
 from cloudrun import retry
 from cloudrun.errors import (
-    AuthError,
     CapacityUnavailable,
     CloudrunError,
     Conflict,
     InvalidInput,
     NotFound,
-    QuotaExceeded,
-    RateLimited,
-    Transient,
 )
 from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
 from cloudrun.provider import ClientFactory, Provider
 
 from . import azure_client, azure_metrics, azure_quota, azure_template
-from .azure_client import CREDENTIALS_HINT, Target, first_line
+from .azure_client import CREDENTIALS_HINT
 from .azure_resources import (
     Observed,
     deployment_entity,
@@ -61,9 +53,9 @@ from .azure_resources import (
     needs_traffic,
     observe,
     region_key,
-    seconds,
     to_usage,
 )
+from .common import CONFLICT_HINT, failure_error
 
 _STATE_MAP = {
     "Creating": EndpointState.creating,
@@ -75,83 +67,7 @@ _STATE_MAP = {
     "Deleting": EndpointState.deleting,
 }
 
-_ERRORS: dict[str, type[CloudrunError]] = {
-    code.lower(): kind
-    for kind, codes in (
-        (RateLimited, "TooManyRequests Throttled RequestThrottled"),
-        (QuotaExceeded, "QuotaExceeded OutOfQuota InsufficientQuota"),
-        (CapacityUnavailable, "OutOfCapacity SkuNotAvailable AllocationFailed ZonalAllocationFailed"),
-        (AuthError, "AuthenticationFailed AuthorizationFailed InvalidAuthenticationToken ExpiredAuthenticationToken"),
-        (NotFound, "ResourceNotFound NotFound ResourceGroupNotFound WorkspaceNotFound"),
-        (Transient, "InternalServerError ServiceUnavailable GatewayTimeout"),
-    )
-    for code in codes.split()
-}
-# Codes Azure overloads: only the message tells quota or capacity from plain bad input or a conflict.
-_QUOTA_MARKERS = ("quota",)
-_CAPACITY_MARKERS = (
-    "not enough capacity",
-    "outofcapacity",
-    "skunotavailable",
-    "lack of azure machine learning capacity",
-)
-_QUOTA_HINT = (
-    "request more vCPUs for this VM family in Azure ML (portal: Quotas; Free Trial subscriptions must upgrade "
-    "first), or plan without it: `cloudrun plan --exclude azure`"
-)
-_HINTS: dict[type[CloudrunError], str] = {
-    QuotaExceeded: _QUOTA_HINT,
-    CapacityUnavailable: "Azure ML has no capacity for this VM size here now: try another instance type or region",
-    Conflict: "choose another deployment name, or remove the old one with `cloudrun down NAME`",
-}
-# Errors that mean the request never got an answer from Azure.
-_UNREACHABLE = (
-    azure_errors.ServiceRequestError,
-    azure_errors.ServiceResponseError,
-    requests.ConnectionError,
-    requests.Timeout,
-)
-_QUICK_DEADLINE_S = 10.0
 _ENDPOINT_DEADLINE_S = 900.0  # creating an empty endpoint takes about a minute
-
-
-def _translate(exc: Exception, target: Target | None = None) -> CloudrunError:
-    """Return the cloudrun error that an azure-core / azure-ai-ml / REST exception stands for."""
-    where = f" ({target.describe()})" if target else ""
-    if isinstance(exc, azure_errors.ClientAuthenticationError):
-        return AuthError(f"Azure refused the credentials{where}: {first_line(exc)}", hint=CREDENTIALS_HINT)
-    if isinstance(exc, MlException):
-        return InvalidInput(f"azure-ai-ml refused the request before sending it: {first_line(exc)}")
-    if isinstance(exc, requests.exceptions.SSLError):
-        return CloudrunError(f"TLS failed: {exc}", hint="for the sandbox, set REQUESTS_CA_BUNDLE to its certificate")
-    if isinstance(exc, _UNREACHABLE):
-        return Transient(f"could not reach Azure: {first_line(exc)}")
-    fields = azure_client.error_fields(exc)
-    if fields is None:
-        return CloudrunError(f"Azure SDK error: {exc}")
-    status, code, message, retry_after = fields
-    kind = _error_class(code, message, status)
-    text = f"({code}) {message}" if code else message
-    if kind is RateLimited:
-        return RateLimited(text, retry_after=seconds(retry_after))
-    if kind is AuthError:
-        return AuthError(f"{text}{where}", hint=CREDENTIALS_HINT)
-    return kind(text, hint=_HINTS.get(kind))
-
-
-def _error_class(code: str, message: str, status: int) -> type[CloudrunError]:
-    """Return the cloudrun error class for an ARM error code, refined by its message where Azure overloads one."""
-    if code.lower() in _ERRORS:
-        return _ERRORS[code.lower()]
-    lowered = f"{code} {message}".lower()
-    if any(marker in lowered for marker in _CAPACITY_MARKERS):
-        return CapacityUnavailable
-    if any(marker in lowered for marker in _QUOTA_MARKERS):
-        return QuotaExceeded
-    by_status = {429: RateLimited, 401: AuthError, 403: AuthError, 404: NotFound, 409: Conflict, 400: InvalidInput}
-    if status in by_status:
-        return by_status[status]
-    return Transient if status >= 500 else CloudrunError
 
 
 class AzureMLProvider(Provider):
@@ -162,7 +78,6 @@ class AzureMLProvider(Provider):
     extra = "azure"
     supports_spot = False
     has_quota_api = True
-    has_live_balances = False
     has_invocation_metrics = True
 
     def __init__(
@@ -177,9 +92,8 @@ class AzureMLProvider(Provider):
         deadline_s: float = retry.DEFAULT_DEADLINE_S,
     ) -> None:
         self._target = azure_client.resolve(subscription_id, resource_group, workspace)
-        session = azure_client.Session(
+        session = azure_client.AzureSession(
             self._target,
-            translate=_translate,
             service=self.service,
             client_factory=client_factory,
             credential=credential,
@@ -189,7 +103,7 @@ class AzureMLProvider(Provider):
         # Every call to Azure goes through the session: translated errors, the one retry layer, quiet starts.
         self._call, self._begin, self._wait, self._ml = session.call, session.begin, session.wait, session.ml
         self._token_credential = session.token_credential
-        self._quick_deadline_s = min(_QUICK_DEADLINE_S, deadline_s)
+        self._quick_deadline_s = session.quick_deadline_s  # best-effort reads (check, quota) give up sooner
         self._location: str | None = None
         self._usages: dict[str, list[azure_quota.Usage] | None] = {}
         self.notices: list[str] = []
@@ -248,7 +162,7 @@ class AzureMLProvider(Provider):
         azure_template.check_name(spec.name)
         self._check_region(spec.region)
         if self._find_endpoint(spec.name) is not None:
-            raise Conflict(f"an Azure ML online endpoint named {spec.name} already exists", hint=_HINTS[Conflict])
+            raise Conflict(f"an Azure ML online endpoint named {spec.name} already exists", hint=CONFLICT_HINT)
         (_, endpoint), (_, deployment), _traffic = azure_template.requests(spec, azure_template.hf_token())
         try:
             poller = self._begin(lambda: self._ml().online_endpoints.begin_create_or_update(endpoint_entity(endpoint)))
@@ -333,18 +247,10 @@ class AzureMLProvider(Provider):
 
     def failure_error(self, endpoint: Endpoint) -> CloudrunError:
         """Return the normalised error a failed endpoint's reason stands for, so the deployer can fail over."""
-        reason = endpoint.failure_reason or "Azure ML gave no reason"
-        message = (
-            f"endpoint {endpoint.ref.name} ({endpoint.instance_type or 'instance type unknown'} in "
-            f"{endpoint.ref.region}) failed: {reason}"
-        )
-        kind = _error_class("", reason.splitlines()[0] if reason else "", 0)
-        if kind in (QuotaExceeded, CapacityUnavailable):
-            return kind(message, hint=_HINTS[kind])
+        kind = azure_client.failure_kind(endpoint.failure_reason or "")
         deployment = endpoint.ref.resources.get("deployment", azure_template.deployment_name())
-        return CloudrunError(
-            message, hint=f"more logs: `az ml online-deployment get-logs -e {endpoint.ref.name} -n {deployment}`"
-        )
+        logs = f"more logs: `az ml online-deployment get-logs -e {endpoint.ref.name} -n {deployment}`"
+        return failure_error(endpoint, kind, azure_client.HINTS, service="Azure ML", unit="instance", otherwise=logs)
 
     # --- the endpoint's parts -----------------------------------------------------------------------------
 

@@ -13,10 +13,11 @@ endpoint (ARM, AAD, ML resource, registry discovery) is that URL. Custom clouds 
 registry inside azure-ai-ml and cannot be redefined, so each client gets a cloud of its own unique name.
 Telemetry is always off (enable_telemetry=False): the CLI sends nothing to Application Insights.
 
-Calls: `Session` is the adapter's one way to Azure: a lazy MLClient and credential, every call translated
-(by the adapter's translate function) and retried in one layer (`cloudrun.retry.call`), long-running
-operations started with stdout redirected. azure-ai-ml's pollers print a dot per poll from a background
-thread; `quiet_polling` removes that print once per process.
+Calls: `AzureSession` (a cloudrun.session.CloudSession) is the adapter's one way to Azure: a lazy MLClient and
+credential, every call translated by Azure's one error table (`translate`, also used by the price fetcher and the
+credit reader) and retried in one layer (`cloudrun.retry`), long-running operations started with stdout
+redirected. azure-ai-ml's pollers print a dot per poll from a background thread; `quiet_polling` removes that
+print once per process. Nothing here imports an Azure SDK at module import: the retail prices API needs none.
 """
 
 from __future__ import annotations
@@ -31,8 +32,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudrun import retry
-from cloudrun.errors import CloudrunError, InvalidInput
+from cloudrun.errors import (
+    AuthError,
+    CapacityUnavailable,
+    CloudrunError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    Transient,
+)
 from cloudrun.loopback import is_loopback
+from cloudrun.session import CloudSession
+
+from .common import CONFLICT_HINT, quota_hint
 
 ARM_ENDPOINT_ENV = "CLOUDRUN_AZURE_ARM_ENDPOINT"
 SANDBOX_CREDENTIALS_ENV = "CLOUDRUN_SANDBOX_CREDENTIALS"
@@ -46,6 +60,37 @@ CREDENTIALS_HINT = (
 # The SDK's own retries are off: cloudrun.retry is the one retry layer (azure-core RetryPolicy reads retry_total).
 SDK_OPTIONS: dict[str, Any] = {"retry_total": 0, "enable_telemetry": False, "show_progress": False}
 SCORING_TIMEOUT_S = 190.0  # the endpoint gives up at 180 s (request_timeout_ms maximum)
+
+_ERRORS: dict[str, type[CloudrunError]] = {
+    code.lower(): kind
+    for kind, codes in (
+        (RateLimited, "TooManyRequests Throttled RequestThrottled"),
+        (QuotaExceeded, "QuotaExceeded OutOfQuota InsufficientQuota"),
+        (CapacityUnavailable, "OutOfCapacity SkuNotAvailable AllocationFailed ZonalAllocationFailed"),
+        (AuthError, "AuthenticationFailed AuthorizationFailed InvalidAuthenticationToken ExpiredAuthenticationToken"),
+        (NotFound, "ResourceNotFound NotFound ResourceGroupNotFound WorkspaceNotFound"),
+        (Transient, "InternalServerError ServiceUnavailable GatewayTimeout"),
+    )
+    for code in codes.split()
+}
+# Codes Azure overloads: only the message tells quota or capacity from plain bad input or a conflict.
+_QUOTA_MARKERS = ("quota",)
+_CAPACITY_MARKERS = (
+    "not enough capacity",
+    "outofcapacity",
+    "skunotavailable",
+    "lack of azure machine learning capacity",
+)
+_BY_STATUS = {429: RateLimited, 401: AuthError, 403: AuthError, 404: NotFound, 409: Conflict, 400: InvalidInput}
+QUOTA_HINT = quota_hint(
+    "request more vCPUs for this VM family in Azure ML (portal: Quotas; Free Trial subscriptions must upgrade first)",
+    "azure",
+)
+HINTS: dict[type[CloudrunError], str] = {
+    QuotaExceeded: QUOTA_HINT,
+    CapacityUnavailable: "Azure ML has no capacity for this VM size here now: try another instance type or region",
+    Conflict: CONFLICT_HINT,
+}
 
 
 @dataclass(frozen=True)
@@ -142,12 +187,15 @@ def ml_client(target: Target, token_credential: Any) -> Any:
 
 def arm_get(target: Target, token_credential: Any, path: str, params: dict[str, str], timeout_s: float = 30.0) -> Any:
     """Return the JSON of one ARM GET (used for Azure Monitor metrics, which MLClient does not cover)."""
+    token = token_credential.get_token(f"{target.arm_url}/.default").token
+    return rest_get(target.arm_url + path, token, params, timeout_s)
+
+
+def rest_get(url: str, token: str, params: dict[str, str], timeout_s: float = 30.0) -> Any:
+    """Return the JSON of one GET with a bearer token; an ARM error answer raises ArmRestError."""
     import requests
 
-    token = token_credential.get_token(f"{target.arm_url}/.default").token
-    response = requests.get(
-        target.arm_url + path, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s
-    )
+    response = requests.get(url, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s)
     if response.status_code >= 400:
         raise ArmRestError.from_response(response)
     return response.json()
@@ -203,6 +251,68 @@ class ArmRestError(Exception):
         )
 
 
+def translate(exc: BaseException, target: Target | None = None) -> CloudrunError:
+    """Return the cloudrun error that an azure-core / azure-ai-ml / REST exception stands for."""
+    where = f" ({target.describe()})" if target else ""
+    if isinstance(exc, ArmRestError):  # our own REST calls: no SDK needed to read them
+        return _from_answer(exc.status_code, exc.code, exc.message, exc.retry_after, where)
+    import requests
+    from azure.ai.ml.exceptions import MlException
+    from azure.core import exceptions as azure_errors
+
+    unreachable = (azure_errors.ServiceRequestError, azure_errors.ServiceResponseError, requests.ConnectionError,
+                   requests.Timeout)  # fmt: skip
+    if isinstance(exc, azure_errors.ClientAuthenticationError):
+        return AuthError(f"Azure refused the credentials{where}: {first_line(exc)}", hint=CREDENTIALS_HINT)
+    if isinstance(exc, MlException):
+        return InvalidInput(f"azure-ai-ml refused the request before sending it: {first_line(exc)}")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return CloudrunError(f"TLS failed: {exc}", hint="for the sandbox, set REQUESTS_CA_BUNDLE to its certificate")
+    if isinstance(exc, unreachable):
+        return Transient(f"could not reach Azure: {first_line(exc)}")
+    fields = error_fields(exc)  # type: ignore[arg-type]
+    if fields is None:
+        return CloudrunError(f"Azure SDK error: {exc}")
+    return _from_answer(*fields, where)
+
+
+def _from_answer(status: int, code: str, message: str, retry_after: str | None, where: str) -> CloudrunError:
+    kind = error_class(code, message, status)
+    text = f"({code}) {message}" if code else message
+    if kind is RateLimited:
+        return RateLimited(text, retry_after=_seconds(retry_after))
+    if kind is AuthError:
+        return AuthError(f"{text}{where}", hint=CREDENTIALS_HINT)
+    return kind(text, hint=HINTS.get(kind))
+
+
+def error_class(code: str, message: str, status: int) -> type[CloudrunError]:
+    """Return the cloudrun error class for an ARM error code, refined by its message where Azure overloads one."""
+    if code.lower() in _ERRORS:
+        return _ERRORS[code.lower()]
+    lowered = f"{code} {message}".lower()
+    if any(marker in lowered for marker in _CAPACITY_MARKERS):
+        return CapacityUnavailable
+    if any(marker in lowered for marker in _QUOTA_MARKERS):
+        return QuotaExceeded
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    return Transient if status >= 500 else CloudrunError
+
+
+def failure_kind(reason: str) -> type[CloudrunError]:
+    """Return the error class a failed deployment's reason (its first line) stands for: quota, capacity or neither."""
+    kind = error_class("", reason.splitlines()[0] if reason else "", 0)
+    return kind if kind in (QuotaExceeded, CapacityUnavailable) else CloudrunError
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
 def sdk_errors() -> tuple[type[BaseException], ...]:
     """Return the exception types the Azure SDKs and our REST calls raise (what `Session` translates)."""
     import requests
@@ -226,41 +336,37 @@ def quiet_polling() -> None:
         delattr(AzureMLPolling, "update_status")
 
 
-Translate = Callable[[Exception, Target], CloudrunError]
-
-
-class Session:
+class AzureSession(CloudSession):
     """The adapter's calls to one target: lazy client and credential, translated errors, the one retry layer."""
 
     def __init__(
         self,
         target: Target,
         *,
-        translate: Translate,
         service: str,
         client_factory: Callable[[str, str], Any] | None = None,
         credential: Any = None,
         sleep: Callable[[float], None] | None = None,
         deadline_s: float = retry.DEFAULT_DEADLINE_S,
     ) -> None:
-        self._target, self._translate, self._service = target, translate, service
+        super().__init__(sleep=sleep, deadline_s=deadline_s)
+        self.target, self._service = target, service
         self._factory, self._credential = client_factory, credential
-        self._sleep, self._deadline_s = sleep, deadline_s
-        self._errors = sdk_errors()
-        self._client: Any = None
+        self.sdk_errors = sdk_errors()
         quiet_polling()
+
+    def translate(self, exc: BaseException) -> CloudrunError:
+        return translate(exc, self.target)
+
+    def make_client(self, kind: str, region: str) -> Any:
+        """Return the MLClient (from the client factory if one was given)."""
+        if self._factory is not None:
+            return self._factory(kind, region)
+        return ml_client(self.target, self.token_credential())
 
     def call(self, fn: Callable[..., Any], *args: Any, deadline_s: float | None = None) -> Any:
         """Return fn(*args); SDK errors come out translated, retried if retryable."""
-
-        def attempt() -> Any:
-            try:
-                return fn(*args)
-            except self._errors as exc:
-                raise self._translate(exc, self._target) from exc
-
-        deadline = self._deadline_s if deadline_s is None else deadline_s
-        return retry.call(attempt, deadline_s=deadline, sleep=self._sleep)
+        return self.run(fn, *args, deadline_s=deadline_s)
 
     def begin(self, start: Callable[[], Any]) -> Any:
         """Return the poller of a long-running operation started by `start`, printing nothing to stdout."""
@@ -276,27 +382,20 @@ class Session:
         try:
             poller.wait(timeout=deadline_s)
         except self._errors as exc:
-            raise self._translate(exc, self._target) from exc
+            raise self.translate(exc) from exc
         if not poller.done():
             raise CloudrunError(f"{what} was not ready after {deadline_s:.0f} s")
 
     def ml(self) -> Any:
-        """Return the MLClient (from the client factory if one was given), made on first use."""
-        if self._client is None:
-            try:
-                if self._factory is not None:
-                    self._client = self._factory(self._service, "")
-                else:
-                    self._client = ml_client(self._target, self.token_credential())
-            except self._errors as exc:
-                error = self._translate(exc, self._target)
-                raise type(error)(
-                    f"cannot use {self._target.describe()}: {error.message}", hint=CREDENTIALS_HINT
-                ) from exc
-        return self._client
+        """Return the MLClient, made on first use."""
+        try:
+            return self.client(self._service, "")
+        except self.sdk_errors as exc:
+            error = self.translate(exc)
+            raise type(error)(f"cannot use {self.target.describe()}: {error.message}", hint=CREDENTIALS_HINT) from exc
 
     def token_credential(self) -> Any:
         """Return the token credential (given, or made for the target on first use)."""
         if self._credential is None:
-            self._credential = credential(self._target)
+            self._credential = credential(self.target)
         return self._credential

@@ -19,7 +19,7 @@ from typing import Any
 from cloudrun.errors import InvalidInput
 from cloudrun.models import DeploySpec
 
-from .template_common import REDACTED_TOKEN, hf_token, needs_remote_code
+from .common import REDACTED_TOKEN, hf_token, needs_remote_code
 
 TEMPLATE = "azureml-vllm.json"
 NAME_RULE = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")

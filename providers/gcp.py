@@ -37,39 +37,27 @@ and divides by the machine's GPU count.
 
 Spot: `deploy --spot` sets DeployedModel.dedicated_resources.spot; spot placements draw on the preemptible serving
 quotas (gcp_metrics.SPOT_QUOTA_IDS, named as Google's own notebook helper names them; an id Cloud Quotas does not
-know reads as unknown). Gaps: has_live_balances=False: no API exposes the remaining trial credit.
+know reads as unknown). Credits: no API exposes the remaining trial credit, so `credits sync` estimates it from
+the ledger; prices come from the Cloud Billing Catalog (gcp_prices).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from google.api_core import exceptions as google_errors
-from google.auth import exceptions as auth_errors
 from google.cloud import aiplatform_v1
 from google.protobuf import json_format, struct_pb2
-from requests import exceptions as http_errors
 
 from cloudrun import retry
-from cloudrun.errors import (
-    AuthError,
-    CapacityUnavailable,
-    CloudrunError,
-    Conflict,
-    InvalidInput,
-    NotFound,
-    QuotaExceeded,
-    RateLimited,
-    Transient,
-)
+from cloudrun.errors import AuthError, CloudrunError, InvalidInput
 from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
 from cloudrun.pricing import shapes
 from cloudrun.provider import ClientFactory, Provider
 
 from . import gcp_client, gcp_metrics, gcp_resources, gcp_template
+from .common import failure_error
 from .gcp_client import SANDBOX_CREDENTIALS_ENV as SANDBOX_CREDENTIALS_ENV  # re-exported: public names stay here
 from .gcp_client import SANDBOX_ENDPOINT_ENV as SANDBOX_ENDPOINT_ENV
 from .gcp_client import SANDBOX_PROJECT as SANDBOX_PROJECT
@@ -82,92 +70,7 @@ _STATE_MAP = {
     "empty": EndpointState.updating,  # no model and no deploy running: not serving, not terminal
 }
 
-_ERRORS: dict[str, type[CloudrunError]] = {
-    "RESOURCE_EXHAUSTED": RateLimited,  # refined by its message: quota, capacity or throttling
-    "FAILED_PRECONDITION": Conflict,
-    "ALREADY_EXISTS": Conflict,
-    "ABORTED": Transient,  # a concurrent change: the request did nothing
-    "NOT_FOUND": NotFound,
-    "PERMISSION_DENIED": AuthError,
-    "UNAUTHENTICATED": AuthError,
-    "INVALID_ARGUMENT": InvalidInput,
-    "OUT_OF_RANGE": InvalidInput,
-    "UNAVAILABLE": Transient,
-    "INTERNAL": Transient,
-    "DEADLINE_EXCEEDED": Transient,
-}
-_HTTP_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE",
-                504: "DEADLINE_EXCEEDED"}  # fmt: skip
-_CAPACITY_MARKERS = ("zone_resource_pool_exhausted", "stockout", "resources are insufficient",
-                     "does not have enough resources", "out of capacity", "resource_availability")  # fmt: skip
-_RATE_MARKERS = ("per minute", "rate limit", "rate_limit", "too many requests", "requests per")
-_QUOTA_MARKERS = ("quota",)
-
-_CREDENTIALS_HINT = gcp_client.CREDENTIALS_HINT
-_QUOTA_HINT = (
-    "request 'Custom model serving <GPU> GPUs per region' (custom_model_serving_*; the preemptible_ ones for spot) "
-    "in the console's Quotas page; free-trial accounts must upgrade first; or run `cloudrun plan --exclude gcp`"
-)
-_HINTS: dict[type[CloudrunError], str] = {
-    QuotaExceeded: _QUOTA_HINT,
-    CapacityUnavailable: "Vertex has no GPUs of this type here now: try on-demand, another machine type or region",
-    Conflict: gcp_resources.CONFLICT_HINT,
-}
-_QUICK_DEADLINE_S = 10.0
 _CHECK_REGION = "us-central1"
-
-
-def _status(exc: google_errors.GoogleAPICallError) -> str:
-    """Return Google's canonical status name (e.g. FAILED_PRECONDITION) for an API error, REST or gRPC."""
-    if getattr(exc.grpc_status_code, "name", None):
-        return exc.grpc_status_code.name
-    try:  # over REST, api_core picks the class from the HTTP code only: 400 is also FAILED_PRECONDITION
-        status = exc.response.json()["error"]["status"]
-        if status:
-            return str(status)
-    except (AttributeError, KeyError, TypeError, ValueError):
-        pass
-    return _HTTP_STATUS.get(exc.code or 0, "INTERNAL" if (exc.code or 0) >= 500 else "UNKNOWN")
-
-
-def _error_class(status: str, message: str) -> type[CloudrunError]:
-    """Return the cloudrun error class for a Google status, refined by its message where Google overloads one."""
-    lowered = message.lower()
-    if any(marker in lowered for marker in _CAPACITY_MARKERS):
-        return CapacityUnavailable
-    if status == "RESOURCE_EXHAUSTED":
-        if any(marker in lowered for marker in _RATE_MARKERS):
-            return RateLimited
-        return QuotaExceeded if any(marker in lowered for marker in _QUOTA_MARKERS) else RateLimited
-    if status == "FAILED_PRECONDITION" and "billing" in lowered:
-        return AuthError
-    return _ERRORS.get(status, CloudrunError)
-
-
-def _translate(exc: Exception, project: str | None = None) -> CloudrunError:
-    """Return the cloudrun error that a google-api-core / google-auth / requests exception stands for."""
-    which = f" (project {project})" if project else ""
-    if isinstance(exc, auth_errors.DefaultCredentialsError):
-        return AuthError(f"no Google Application Default Credentials{which}: {exc}", hint=_CREDENTIALS_HINT)
-    if isinstance(exc, auth_errors.RefreshError):
-        return AuthError(f"Google credentials could not be refreshed{which}: {exc}", hint=_CREDENTIALS_HINT)
-    if isinstance(exc, (auth_errors.TransportError, http_errors.ConnectionError, http_errors.Timeout)):
-        return Transient(f"could not reach Vertex AI: {exc}")
-    if not isinstance(exc, google_errors.GoogleAPICallError):
-        return CloudrunError(f"Google SDK error: {exc}")
-    status, message = _status(exc), exc.message or str(exc)
-    kind = _error_class(status, message)
-    if kind is AuthError:
-        hint = "enable billing on the project (free-trial accounts: upgrade)" if "billing" in message.lower() else (
-            f"allow your identity to use Vertex AI{which}, or {_CREDENTIALS_HINT}")  # fmt: skip
-        return AuthError(f"{status}: {message}{which}", hint=hint)
-    return kind(f"{status}: {message}", hint=_HINTS.get(kind))
-
-
-def _operation_error(operation: Any) -> CloudrunError:
-    """Return the cloudrun error for a finished operation's google.rpc.Status."""
-    return _translate(gcp_client.operation_status(operation))
 
 
 class VertexProvider(Provider):
@@ -178,7 +81,6 @@ class VertexProvider(Provider):
     extra = "gcp"
     supports_spot = True
     has_quota_api = True
-    has_live_balances = False
     has_invocation_metrics = True
 
     def __init__(
@@ -191,7 +93,6 @@ class VertexProvider(Provider):
         lro_deadline_s: float = gcp_client.LRO_DEADLINE_S,
     ) -> None:
         self._google = gcp_client.VertexSession(
-            _translate,
             client_factory=client_factory,
             project=project,
             sleep=sleep,
@@ -200,6 +101,7 @@ class VertexProvider(Provider):
         )
         self.sandbox = self._google.sandbox
         self._call = self._google.call  # one SDK call: translated, retried if retryable
+        self._quick = self._google.quick_call  # the same to a short deadline: best-effort reads (check, quota)
         self._run_operation = self._google.run_operation  # a long-running operation, waited to a deadline
         self._serving_quotas: dict[tuple[str, bool], dict[str, Any] | None] = {}  # (GPU, spot) -> QuotaInfo, once
         self.notices: list[str] = []
@@ -211,10 +113,9 @@ class VertexProvider(Provider):
         try:
             project = self.project
             parent = f"projects/{project}/locations/{_CHECK_REGION}"
-            self._call("endpoint", _CHECK_REGION, "list_endpoints", {"parent": parent, "page_size": 1},
-                       deadline_s=_QUICK_DEADLINE_S, collect=False)  # fmt: skip
+            self._quick("endpoint", _CHECK_REGION, "list_endpoints", {"parent": parent, "page_size": 1}, collect=False)
         except CloudrunError as exc:
-            hint = exc.hint or _CREDENTIALS_HINT
+            hint = exc.hint or gcp_client.CREDENTIALS_HINT
             return CheckResult(provider=self.name, sdk_installed=True, credentials_ok=False, detail=str(exc), hint=hint)
         credentials = self._google.credentials
         who = "sandbox (anonymous)" if self.sandbox else getattr(credentials, "service_account_email", None)
@@ -237,9 +138,8 @@ class VertexProvider(Provider):
             return None
         key = (accelerator, spot)
         if key not in self._serving_quotas:  # one read per GPU type covers every region
-            quick = functools.partial(self._call, deadline_s=_QUICK_DEADLINE_S)
             try:
-                self._serving_quotas[key] = gcp_metrics.serving_quota(quick, self.project, accelerator, spot)
+                self._serving_quotas[key] = gcp_metrics.serving_quota(self._quick, self.project, accelerator, spot)
             except CloudrunError as exc:
                 kind = "spot serving" if spot else "serving"
                 self.notices.append(f"Vertex {kind} quota for {accelerator} GPUs unknown: {exc}")
@@ -329,17 +229,9 @@ class VertexProvider(Provider):
 
     def failure_error(self, endpoint: Endpoint) -> CloudrunError:
         """Return the normalised error a failed deployment's reason stands for, so the deployer can fail over."""
-        reason = endpoint.failure_reason or "Vertex gave no reason"
-        where = f"endpoint {endpoint.ref.name} ({endpoint.instance_type or 'machine type unknown'}"
-        message = f"{where} in {endpoint.ref.region}) failed: {reason}"
-        lowered = reason.lower()
-        if any(marker in lowered for marker in _CAPACITY_MARKERS):
-            return CapacityUnavailable(message, hint=_HINTS[CapacityUnavailable])
-        if any(marker in lowered for marker in _QUOTA_MARKERS):
-            return QuotaExceeded(message, hint=_QUOTA_HINT)
-        return CloudrunError(
-            message, hint="read its logs in Cloud Logging (resource type aiplatform.googleapis.com/Endpoint)"
-        )
+        kind = gcp_client.failure_kind(endpoint.failure_reason or "")
+        logs = "read its logs in Cloud Logging (resource type aiplatform.googleapis.com/Endpoint)"
+        return failure_error(endpoint, kind, gcp_client.HINTS, service="Vertex", unit="machine", otherwise=logs)
 
     # --- beyond the interface ---------------------------------------------------------------------------
 
@@ -370,7 +262,7 @@ def _to_endpoint(record: Any, region: str, labels: dict[str, str], operation: An
         situation = "deploying"
     elif operation is not None and operation.HasField("error"):
         situation = "deploy_failed"
-        reason = f"{_operation_error(operation).message}"
+        reason = f"{gcp_client.operation_error(operation).message}"
     else:
         situation = "empty"
     first = deployed[0] if deployed else None

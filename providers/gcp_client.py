@@ -8,10 +8,10 @@ Credentials and project: Application Default Credentials, looked up on first use
 the project is the one given, else $GOOGLE_CLOUD_PROJECT, else the one ADC names. CLOUDRUN_SANDBOX_CREDENTIALS=1
 means anonymous credentials and the project "cloudrun-sandbox", and is refused unless the endpoint is loopback.
 
-Retries: `VertexSession.call` passes `retry=None` to the SDK and retries through `cloudrun.retry` what
-`cloudrun.errors` marks retryable; a create is never repeated after a 5xx. `run_operation` polls a long-running
-operation with `get_operation` to a deadline. Errors come out through the adapter's `translate`, which this
-module takes as an argument so that the error table stays in one place (gcp.py).
+Calls: `VertexSession` (a cloudrun.session.CloudSession) passes `retry=None` to the SDK and retries through
+`cloudrun.retry` what `cloudrun.errors` marks retryable; a create is never repeated after a 5xx. `run_operation`
+polls a long-running operation with `get_operation` to a deadline. Google's errors are translated here, once
+(`translate`): the adapter, its price fetcher (gcp_prices) and its metrics and quota reads all use it.
 """
 
 from __future__ import annotations
@@ -30,11 +30,23 @@ from google.cloud import aiplatform_v1
 from requests import exceptions as http_errors
 
 from cloudrun import retry
-from cloudrun.errors import AuthError, CloudrunError, InvalidInput, NotFound, Transient
+from cloudrun.errors import (
+    AuthError,
+    CapacityUnavailable,
+    CloudrunError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    Transient,
+)
 from cloudrun.loopback import is_loopback
 from cloudrun.provider import ClientFactory
+from cloudrun.session import CloudSession
 
 from . import gcp_metrics
+from .common import CONFLICT_HINT, quota_hint
 
 SANDBOX_ENDPOINT_ENV = "CLOUDRUN_VERTEX_API_ENDPOINT"
 SANDBOX_CREDENTIALS_ENV = "CLOUDRUN_SANDBOX_CREDENTIALS"
@@ -46,8 +58,94 @@ _CLIENTS = {"model": "ModelServiceClient", "endpoint": "EndpointServiceClient", 
 _REST_APIS = {"monitoring": gcp_metrics.MONITORING_URL, "quotas": gcp_metrics.QUOTAS_URL}  # no GAPIC REST client
 _RPC_TIMEOUT_S = 60.0
 
-Translate = Callable[..., CloudrunError]
-"""(exception, project=None) -> the cloudrun error it stands for: the adapter's `_translate`."""
+_ERRORS: dict[str, type[CloudrunError]] = {
+    "RESOURCE_EXHAUSTED": RateLimited,  # refined by its message: quota, capacity or throttling
+    "FAILED_PRECONDITION": Conflict,
+    "ALREADY_EXISTS": Conflict,
+    "ABORTED": Transient,  # a concurrent change: the request did nothing
+    "NOT_FOUND": NotFound,
+    "PERMISSION_DENIED": AuthError,
+    "UNAUTHENTICATED": AuthError,
+    "INVALID_ARGUMENT": InvalidInput,
+    "OUT_OF_RANGE": InvalidInput,
+    "UNAVAILABLE": Transient,
+    "INTERNAL": Transient,
+    "DEADLINE_EXCEEDED": Transient,
+}
+_HTTP_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE",
+                504: "DEADLINE_EXCEEDED"}  # fmt: skip
+_CAPACITY_MARKERS = ("zone_resource_pool_exhausted", "stockout", "resources are insufficient",
+                     "does not have enough resources", "out of capacity", "resource_availability")  # fmt: skip
+_RATE_MARKERS = ("per minute", "rate limit", "rate_limit", "too many requests", "requests per")
+_QUOTA_MARKERS = ("quota",)
+
+QUOTA_HINT = quota_hint(
+    "request 'Custom model serving <GPU> GPUs per region' (custom_model_serving_*; the preemptible_ ones for spot) "
+    "in the console's Quotas page; free-trial accounts must upgrade first",
+    "gcp",
+)
+HINTS: dict[type[CloudrunError], str] = {
+    QuotaExceeded: QUOTA_HINT,
+    CapacityUnavailable: "Vertex has no GPUs of this type here now: try on-demand, another machine type or region",
+    Conflict: CONFLICT_HINT,
+}
+
+
+def status_name(exc: google_errors.GoogleAPICallError) -> str:
+    """Return Google's canonical status name (e.g. FAILED_PRECONDITION) for an API error, REST or gRPC."""
+    if getattr(exc.grpc_status_code, "name", None):
+        return exc.grpc_status_code.name
+    try:  # over REST, api_core picks the class from the HTTP code only: 400 is also FAILED_PRECONDITION
+        status = exc.response.json()["error"]["status"]
+        if status:
+            return str(status)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        pass
+    return _HTTP_STATUS.get(exc.code or 0, "INTERNAL" if (exc.code or 0) >= 500 else "UNKNOWN")
+
+
+def error_class(status: str, message: str) -> type[CloudrunError]:
+    """Return the cloudrun error class for a Google status, refined by its message where Google overloads one."""
+    lowered = message.lower()
+    if any(marker in lowered for marker in _CAPACITY_MARKERS):
+        return CapacityUnavailable
+    if status == "RESOURCE_EXHAUSTED":
+        if any(marker in lowered for marker in _RATE_MARKERS):
+            return RateLimited
+        return QuotaExceeded if any(marker in lowered for marker in _QUOTA_MARKERS) else RateLimited
+    if status == "FAILED_PRECONDITION" and "billing" in lowered:
+        return AuthError
+    return _ERRORS.get(status, CloudrunError)
+
+
+def translate(exc: BaseException, project: str | None = None, service: str = "Vertex AI") -> CloudrunError:
+    """Return the cloudrun error that a google-api-core / google-auth / requests exception stands for."""
+    which = f" (project {project})" if project else ""
+    if isinstance(exc, auth_errors.DefaultCredentialsError):
+        return AuthError(f"no Google Application Default Credentials{which}: {exc}", hint=CREDENTIALS_HINT)
+    if isinstance(exc, auth_errors.RefreshError):
+        return AuthError(f"Google credentials could not be refreshed{which}: {exc}", hint=CREDENTIALS_HINT)
+    if isinstance(exc, (auth_errors.TransportError, http_errors.ConnectionError, http_errors.Timeout)):
+        return Transient(f"could not reach {service}: {exc}")
+    if not isinstance(exc, google_errors.GoogleAPICallError):
+        return CloudrunError(f"Google SDK error: {exc}")
+    status, message = status_name(exc), exc.message or str(exc)
+    kind = error_class(status, message)
+    if kind is AuthError:
+        hint = "enable billing on the project (free-trial accounts: upgrade)" if "billing" in message.lower() else (
+            f"allow your identity to use {service}{which}, or {CREDENTIALS_HINT}")  # fmt: skip
+        return AuthError(f"{status}: {message}{which}", hint=hint)
+    return kind(f"{status}: {message}", hint=HINTS.get(kind))
+
+
+def failure_kind(reason: str) -> type[CloudrunError]:
+    """Return the error class a failed deployment's reason stands for (capacity, quota, or neither)."""
+    lowered = reason.lower()
+    if any(marker in lowered for marker in _CAPACITY_MARKERS):
+        return CapacityUnavailable
+    return QuotaExceeded if any(marker in lowered for marker in _QUOTA_MARKERS) else CloudrunError
+
 
 
 def sandbox_target() -> tuple[str | None, bool]:
@@ -66,12 +164,13 @@ def sandbox_target() -> tuple[str | None, bool]:
     return api_endpoint, sandbox
 
 
-class VertexSession:
+class VertexSession(CloudSession):
     """One project's way to Vertex: a client per (kind, region), credentials and project resolved on first use."""
+
+    sdk_errors = (google_errors.GoogleAPICallError, auth_errors.GoogleAuthError, http_errors.RequestException)
 
     def __init__(
         self,
-        translate: Translate,
         *,
         client_factory: ClientFactory | None = None,
         project: str | None = None,
@@ -79,16 +178,19 @@ class VertexSession:
         deadline_s: float = retry.DEFAULT_DEADLINE_S,
         lro_deadline_s: float = LRO_DEADLINE_S,
     ) -> None:
+        super().__init__(sleep=sleep or time.sleep, deadline_s=deadline_s)
         self.api_endpoint, self.sandbox = sandbox_target()
         env_project = os.environ.get("GOOGLE_CLOUD_PROJECT")
         self.known_project = project or env_project or (SANDBOX_PROJECT if self.sandbox else None)
         self.credentials: Any = AnonymousCredentials() if self.sandbox else None
-        self._translate = translate
         self._factory = client_factory or self.default_client
-        self._sleep = sleep or time.sleep
-        self._deadline_s = deadline_s
         self._lro_deadline_s = lro_deadline_s
-        self._clients: dict[tuple[str, str], Any] = {}
+
+    def translate(self, exc: BaseException) -> CloudrunError:
+        return translate(exc, self.known_project)
+
+    def make_client(self, kind: str, region: str) -> Any:
+        return self._factory(kind, region)
 
     @property
     def project(self) -> str:
@@ -106,7 +208,7 @@ class VertexSession:
             try:
                 self.credentials, found = google.auth.default(scopes=_SCOPES)
             except auth_errors.GoogleAuthError as exc:
-                raise self._translate(exc, self.known_project) from exc
+                raise translate(exc, self.known_project) from exc
             except Exception as exc:  # noqa: BLE001 - ADC discovery probes files and the metadata server
                 which = f" (project {self.known_project})" if self.known_project else ""
                 raise AuthError(f"could not look up Google credentials{which}: {exc!r}", hint=CREDENTIALS_HINT) from exc
@@ -123,28 +225,19 @@ class VertexSession:
         return client_class(transport="rest", credentials=self.resolved_credentials(),
                             client_options=ClientOptions(api_endpoint=endpoint))  # fmt: skip
 
-    def client(self, kind: str, region: str) -> Any:
-        """Return the client of `kind` for `region`, made by the factory once."""
-        if (kind, region) not in self._clients:
-            self._clients[kind, region] = self._factory(kind, region)
-        return self._clients[kind, region]
-
     def call(self, kind: str, region: str, method: str, request: Any, *, idempotent: bool = True,
              deadline_s: float | None = None, collect: bool = True) -> Any:  # fmt: skip
         """Return one SDK call's result (pages collected); errors come out translated, retried if retryable."""
 
-        def attempt() -> Any:
-            try:
-                result = getattr(self.client(kind, region), method)(request=request, retry=None, timeout=_RPC_TIMEOUT_S)
-                return list(result) if collect and method.startswith("list_") else result
-            except (google_errors.GoogleAPICallError, auth_errors.GoogleAuthError, http_errors.RequestException) as exc:
-                error = self._translate(exc, self.known_project)
-                if not idempotent and isinstance(error, Transient):
-                    error.retryable = False  # the create may have happened: roll back, never repeat blindly
-                raise error from exc
+        def once() -> Any:
+            result = getattr(self.client(kind, region), method)(request=request, retry=None, timeout=_RPC_TIMEOUT_S)
+            return list(result) if collect and method.startswith("list_") else result
 
-        return retry.call(attempt, deadline_s=self._deadline_s if deadline_s is None else deadline_s,
-                          sleep=self._sleep)  # fmt: skip
+        return self.run(once, idempotent=idempotent, deadline_s=deadline_s)
+
+    def quick_call(self, kind: str, region: str, method: str, request: Any, **options: Any) -> Any:
+        """Return `call(...)` to the quick deadline (best-effort reads: check, quota)."""
+        return self.call(kind, region, method, request, deadline_s=self.quick_deadline_s, **options)
 
     def run_operation(self, kind: str, region: str, method: str, request: dict[str, Any], *,
                       missing_ok: bool = False) -> Any:  # fmt: skip
@@ -160,17 +253,17 @@ class VertexSession:
             operation = self.call(kind, region, "get_operation", {"name": name})
             if operation.done:
                 if operation.HasField("error"):
-                    error = self._translate(operation_status(operation))
+                    error = operation_error(operation)
                     if missing_ok and isinstance(error, NotFound):
                         return None
                     raise error
                 return operation
             if waited >= self._lro_deadline_s:
                 raise Transient(f"{method} did not finish within {self._lro_deadline_s:.0f} s (operation {name})")
-            self._sleep(delay)
+            self.sleep(delay)
             waited, delay = waited + delay, min(delay * 2, 10.0)
 
 
-def operation_status(operation: Any) -> google_errors.GoogleAPICallError:
-    """Return the api_core exception that a finished operation's google.rpc.Status stands for."""
-    return google_errors.from_grpc_status(operation.error.code, operation.error.message)
+def operation_error(operation: Any) -> CloudrunError:
+    """Return the cloudrun error a finished operation's google.rpc.Status stands for."""
+    return translate(google_errors.from_grpc_status(operation.error.code, operation.error.message))

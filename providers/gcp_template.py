@@ -17,9 +17,9 @@ from cloudrun.errors import InvalidInput
 from cloudrun.models import DeploySpec
 from cloudrun.pricing import shapes
 
-from .template_common import REDACTED_TOKEN as REDACTED_TOKEN  # re-exported: the same redaction on every cloud
-from .template_common import hf_token as hf_token
-from .template_common import needs_remote_code
+from .common import REDACTED_TOKEN as REDACTED_TOKEN  # re-exported: the same redaction on every cloud
+from .common import hf_token as hf_token
+from .common import needs_remote_code
 
 TEMPLATE = "vertex-vllm.json"
 MODEL_PLACEHOLDER = "<model name returned by upload_model>"

@@ -18,7 +18,8 @@ from moto.server import ThreadedMotoServer
 
 from cloudrun.errors import AuthError, CapacityUnavailable, CloudrunError, Conflict, InvalidInput, QuotaExceeded
 from cloudrun.models import Endpoint, EndpointRef, EndpointState, Precision
-from cloudrun.providers.aws import CREDENTIALS_HINT, SageMakerProvider, default_client_factory
+from cloudrun.providers.aws import SageMakerProvider
+from cloudrun.providers.aws_client import CREDENTIALS_HINT, default_client_factory
 from cloudrun.providers.aws_role import ROLE_NAME
 from cloudrun.sandbox.moto_types import widen_instance_types
 from tests.aws_fixtures import (

@@ -25,8 +25,9 @@ from cloudrun.errors import (
 )
 from cloudrun.models import DeploySpec, Endpoint, EndpointRef, EndpointState, Precision
 from cloudrun.providers import azure_quota, azure_template
-from cloudrun.providers.azure import AzureMLProvider, _translate
+from cloudrun.providers.azure import AzureMLProvider
 from cloudrun.providers.azure_client import ArmRestError
+from cloudrun.providers.azure_client import translate as _translate
 from cloudrun.sandbox import azure_fake
 from cloudrun.sandbox.azure_fake_arm import CANNED_REPLY
 

@@ -33,7 +33,8 @@ from cloudrun.errors import (
     Transient,
 )
 from cloudrun.models import Endpoint, EndpointRef, EndpointState
-from cloudrun.providers.gcp import VertexProvider, _translate
+from cloudrun.providers.gcp import VertexProvider
+from cloudrun.providers.gcp_client import translate as _translate
 from cloudrun.sandbox.vertex_fake import PROJECT_NUMBER, STOCKOUT, VertexSandbox
 from tests.gcp_fixtures import REGION, loopback, spec, start_fake, wait_until
 

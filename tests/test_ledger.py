@@ -17,6 +17,7 @@ from cloudrun.credits import ineligible_reason, spend, usable_grants
 from cloudrun.errors import Conflict, InvalidInput
 from cloudrun.ledger import Ledger, LedgerGrant, free_placements, grants_for_planning, new_id
 from cloudrun.models import DeploySpec, EndpointRef, Precision
+from cloudrun.providers import azure_credits
 from cloudrun.runway import credit
 from cloudrun.state import StateStore
 from tests.factories import NOW, grant, need, offer
@@ -281,7 +282,7 @@ def test_cost_explorer_is_not_split_between_several_aws_credits(aws_env, ledger)
 
 
 PROFILE = "/providers/Microsoft.Billing/billingAccounts/acc/billingProfiles/prof"
-AZURE_URL = credit_sync.AZURE_URL.format(profile=PROFILE)
+AZURE_URL = azure_credits.URL.format(profile=PROFILE)
 
 
 def _azure_sync(ledger, now=NOW):

@@ -28,8 +28,11 @@ from typer.testing import CliRunner
 from cloudrun import catalog, catalog_cache
 from cloudrun.cli import app
 from cloudrun.errors import AuthError, Transient
-from cloudrun.pricing import aws, azure, gcp, refresh, shapes, validate
+from cloudrun.pricing import refresh, shapes, validate
 from cloudrun.pricing.validate import FetchResult, PriceRow
+from cloudrun.providers import aws_prices as aws
+from cloudrun.providers import azure_prices as azure
+from cloudrun.providers import gcp_prices as gcp
 
 DATA = Path(__file__).parent / "data" / "pricing"
 TODAY = date(2026, 12, 1)

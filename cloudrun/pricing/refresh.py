@@ -13,13 +13,13 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from cloudrun import catalog, catalog_cache
+from cloudrun import provider as registry
 from cloudrun.errors import CloudrunError, InvalidInput
 from cloudrun.models import PROVIDERS, Offer
 from cloudrun.pricing.validate import REGIONS, FetchResult, Rejection
 
 Fetcher = Callable[[Sequence[str] | None, date], FetchResult]
 Progress = Callable[[str, str], None]
-EXTRAS = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
 
 
 @dataclass
@@ -49,24 +49,15 @@ class RefreshReport:
 
 
 def default_fetchers() -> dict[str, Fetcher]:
-    """Return the real fetchers; each imports its module (and SDK) only when called."""
+    """Return each provider's price fetcher (the `cloudrun.prices` entry points), imported only when called."""
 
-    def aws(regions: Sequence[str] | None, today: date) -> FetchResult:
-        from cloudrun.pricing import aws as module
+    def fetcher(name: str) -> Fetcher:
+        def fetch(regions: Sequence[str] | None, today: date) -> FetchResult:
+            return registry.hook(registry.PRICES_GROUP, name)(regions, today=today)
 
-        return module.fetch(regions, today=today)
+        return fetch
 
-    def gcp(regions: Sequence[str] | None, today: date) -> FetchResult:
-        from cloudrun.pricing import gcp as module
-
-        return module.fetch(regions, today=today)
-
-    def azure(regions: Sequence[str] | None, today: date) -> FetchResult:
-        from cloudrun.pricing import azure as module
-
-        return module.fetch(regions, today=today)
-
-    return {"aws": aws, "gcp": gcp, "azure": azure}
+    return {name: fetcher(name) for name in registry.registry(registry.PRICES_GROUP)}
 
 
 def refresh(
@@ -114,7 +105,7 @@ def _refresh_one(provider: str, regions: list[str] | None, fetcher: Fetcher, now
     try:
         result = fetcher(regions, now.date())
     except ImportError as exc:
-        report.error = f"{exc}: install it with `pip install 'cloudrun-llm[{EXTRAS[provider]}]'`; previous cache kept"
+        report.error = f"{exc}: install it with `pip install 'cloudrun-llm[{provider}]'`; previous cache kept"
         return report
     except Exception as exc:  # a provider must not take the others down; CloudrunError or a payload we misread
         kind = "" if isinstance(exc, CloudrunError) else f"{type(exc).__name__}: "

@@ -6,7 +6,8 @@ prediction parts; a machine type's price per region is GPU-hours + vCPU-hours + 
 add the Compute Engine spot SKUs (`services/6F81-5844-456A`) to the Vertex management fee.
 Credentials: an API key in CLOUDRUN_GCP_API_KEY, else Application Default Credentials.
 
-Retries: ours (`cloudrun.retry.call` around a whole listing, `retry=None` to the SDK).
+Retries: ours (`cloudrun.retry.call` around a whole listing, `retry=None` to the SDK); errors through Google's one
+error table (gcp_client.translate).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from decimal import Decimal
 from typing import Any
 
 from cloudrun import retry
-from cloudrun.errors import AuthError, CloudrunError, RateLimited, Transient
+from cloudrun.errors import AuthError, CloudrunError
 from cloudrun.pricing import shapes, validate
-from cloudrun.pricing.gcp_skus import FEE, ON_DEMAND, SPOT, SPOT_VM, UNITS, Part, compute_spot_part, normalise
-from cloudrun.pricing.gcp_skus import vertex_part as _vertex_part
 from cloudrun.pricing.shapes import Shape
 from cloudrun.pricing.validate import FetchResult, PriceRow, Rejection
+
+from .gcp_skus import FEE, ON_DEMAND, SPOT, SPOT_VM, UNITS, Part, compute_spot_part, normalise
+from .gcp_skus import vertex_part as _vertex_part
 
 VERTEX_SERVICE = "services/C7E2-9256-1C43"  # "Vertex AI" in list_services
 COMPUTE_SERVICE = "services/6F81-5844-456A"  # "Compute Engine"
@@ -77,17 +79,14 @@ def _parts(client: Any, service: str, read: Callable[[Any], Part | None]) -> lis
 
 
 def _translate(exc: Exception) -> CloudrunError:
-    from google.api_core import exceptions as google_errors
+    """Return Google's error as the adapter's table reads it, with the price API's own credentials hint."""
+    from .gcp_client import translate
 
-    text = f"{API_LABEL}: {exc}"
-    if isinstance(exc, (google_errors.TooManyRequests, google_errors.ResourceExhausted)):
-        return RateLimited(text)
-    denied = (google_errors.Unauthenticated, google_errors.Unauthorized, google_errors.PermissionDenied)
-    if isinstance(exc, (*denied, google_errors.Forbidden)):
-        return AuthError(text, hint=CREDENTIALS_HINT)
-    if isinstance(exc, (google_errors.ServerError, google_errors.DeadlineExceeded, ConnectionError)):
-        return Transient(text)
-    return CloudrunError(text)
+    error = translate(exc, service=API_LABEL)
+    error.message = f"{API_LABEL}: {error.message}"
+    if isinstance(error, AuthError):
+        error.hint = CREDENTIALS_HINT
+    return error
 
 
 def _index(parts: Iterable[Part]) -> tuple[Table, list[Rejection]]:

@@ -7,7 +7,8 @@ shape table. Filter values are case-sensitive (API 2023-01-01-preview and later)
 and a `NextPageLink` to follow until it is null. Spot and Low Priority meters are skipped: managed
 online endpoints cannot use them. Windows meters are skipped: the serving container runs on Linux.
 
-HTTP: urllib from the standard library (no SDK needed). Retries: ours (`cloudrun.retry.call`).
+HTTP: urllib from the standard library (no SDK needed). Retries: ours (`cloudrun.retry.call`); an error answer is
+read by Azure's one error table (azure_client.translate), which needs no SDK for it.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from decimal import Decimal
 from typing import Any
 
 from cloudrun import retry
-from cloudrun.errors import CloudrunError, RateLimited, Transient
+from cloudrun.errors import CloudrunError, InvalidInput, Transient
 from cloudrun.pricing import shapes, validate
 from cloudrun.pricing.validate import FetchResult, PriceRow
+
+from .azure_client import ArmRestError, translate
 
 PRICES_URL = "https://prices.azure.com/api/retail/prices"
 API_VERSION = "2023-01-01-preview"
@@ -93,13 +96,12 @@ def _get_json(opener: urllib.request.OpenerDirector, url: str) -> dict[str, Any]
 
 
 def _translate(exc: urllib.error.HTTPError) -> CloudrunError:
-    text = f"{API_LABEL} answered HTTP {exc.code}: {exc.reason}"
-    if exc.code == 429:
-        retry_after = (exc.headers.get("Retry-After") or "") if exc.headers else ""
-        return RateLimited(text, retry_after=float(retry_after) if retry_after.isdigit() else None)
-    if exc.code >= 500:
-        return Transient(text)
-    return CloudrunError(text, hint="the $filter may be malformed; values are case-sensitive")
+    retry_after = exc.headers.get("Retry-After") if exc.headers else None
+    error = translate(ArmRestError(exc.code, "", str(exc.reason), retry_after))
+    error.message = f"{API_LABEL} answered HTTP {exc.code}: {error.message}"
+    if isinstance(error, InvalidInput):
+        error.hint = "the $filter may be malformed; values are case-sensitive"
+    return error
 
 
 def _is_linux_on_demand(item: dict[str, Any]) -> bool:

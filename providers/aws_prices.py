@@ -6,20 +6,22 @@ region of the price is the product's `regionCode` attribute. Each PriceList entr
 holding `product.attributes` and `terms.OnDemand.<term>.priceDimensions.<dim>.pricePerUnit.USD`.
 Needs AWS credentials allowed `pricing:GetProducts`.
 
-Retries: ours (`cloudrun.retry.call`); clients come from providers.aws's factory with the SDK's off.
+Calls: through aws_client.AwsSession, like the adapter's (AWS's one error table, `cloudrun.retry`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from cloudrun import retry
 from cloudrun.pricing import shapes, validate
 from cloudrun.pricing.validate import FetchResult, PriceRow
+from cloudrun.provider import ClientFactory
+
+from .aws_client import AwsSession
 
 PRICING_REGION = "us-east-1"
 SERVICE_CODE = "AmazonSageMaker"
@@ -31,8 +33,6 @@ _HOSTING_FILTERS = (
 
 _GPU_FAMILIES = ("ml.g", "ml.p")  # when the product states no `gpu` attribute
 
-ClientFactory = Callable[[str, str], Any]
-
 
 def fetch(
     regions: Sequence[str] | None = None,
@@ -41,16 +41,13 @@ def fetch(
     today: date | None = None,
 ) -> FetchResult:
     """Return the SageMaker hosting offers of the given regions (all when None), validated, and the rejects."""
-    from cloudrun.providers.aws import _translate, default_client_factory
-
-    make_client = client_factory or default_client_factory()
-    client = make_client("pricing", PRICING_REGION)
+    session = AwsSession(client_factory)
     as_of = (today or date.today()).isoformat()
     known = shapes.for_provider("aws")
     rows: list[PriceRow] = []
     skipped = 0
     for region in regions or [None]:
-        for product in _products(client, region, _translate):
+        for product in _products(session, region):
             row = _to_row(product, as_of)
             if row is None or (row.instance_type not in known and not _looks_like_gpu(row)):
                 skipped += 1  # a CPU instance (ml.m5.large ...) or not an hourly instance price
@@ -61,7 +58,7 @@ def fetch(
     return result
 
 
-def _products(client: Any, region: str | None, translate: Callable[[Exception], Exception]) -> Iterator[dict]:
+def _products(session: AwsSession, region: str | None) -> Iterator[dict]:
     """Yield every hosting product (parsed JSON) of one region, following NextToken."""
     filters = list(_HOSTING_FILTERS)
     if region:
@@ -71,19 +68,12 @@ def _products(client: Any, region: str | None, translate: Callable[[Exception], 
         kwargs: dict[str, Any] = {"ServiceCode": SERVICE_CODE, "Filters": filters, "FormatVersion": "aws_v1"}
         if token:
             kwargs["NextToken"] = token
-        page = retry.call(_get_products, client, kwargs, translate)
+        page = session.call("pricing", PRICING_REGION, "get_products", kwargs)
         for entry in page.get("PriceList", []):
             yield json.loads(entry, parse_float=Decimal) if isinstance(entry, str) else entry
         token = page.get("NextToken")
         if not token:
             return
-
-
-def _get_products(client: Any, kwargs: dict[str, Any], translate: Callable[[Exception], Exception]) -> dict:
-    try:
-        return client.get_products(**kwargs)
-    except Exception as exc:  # botocore raises many classes; translate() sorts them into ours
-        raise translate(exc) from exc
 
 
 def _to_row(product: dict, as_of: str) -> PriceRow | None:
