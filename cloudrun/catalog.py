@@ -161,13 +161,20 @@ def offers(
     catalog_path: Path | None = None,
     providers: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
 ) -> list[Offer]:
-    """Return the catalog's offers (the given file, else the snapshot), filtered by provider and region."""
+    """Return the catalog's offers (the given file, else the snapshot), filtered by provider and region.
+
+    `exclude` leaves out whole providers (`plan --exclude aws`: e.g. one whose quota was refused).
+    """
     path = catalog_path or snapshot_path()
     found = load_csv(path) if path is not None else default_offers()
     if providers:
         wanted = _check_providers(providers)
         found = [offer for offer in found if offer.provider in wanted]
+    if exclude:
+        unwanted = _check_providers(exclude)
+        found = [offer for offer in found if offer.provider not in unwanted]
     if regions:
         wanted_regions = _check_regions(regions, found, providers)
         found = [offer for offer in found if offer.region in wanted_regions]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 
 from cloudrun import api, render_deploy
 from cloudrun.cli_common import (
@@ -23,6 +24,7 @@ from cloudrun.cli_common import (
     errors_to_exit,
     out,
     print_json,
+    split_values,
 )
 from cloudrun.deployer import DeployInterrupted, WaitPolicy
 from cloudrun.errors import InvalidInput
@@ -52,6 +54,7 @@ def deploy(
     model: str = typer.Argument(..., help="Hugging Face model id, e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-7B."),
     cheapest: bool = typer.Option(False, "--cheapest", help="Cheapest placement after credits (the default)."),
     provider: str | None = typer.Option(None, "--provider", help="aws, gcp or azure (with --cheapest: a filter)."),
+    exclude: list[str] | None = typer.Option(None, "--exclude", help="Leave this provider out (repeatable)."),
     region: str | None = typer.Option(None, "--region", help="Region (with --cheapest: a filter)."),
     instance_type: str | None = typer.Option(None, "--instance-type", help="Instance type, e.g. ml.g5.12xlarge."),
     name: str | None = typer.Option(None, "--name", help="Deployment name (default: from the model id)."),
@@ -84,39 +87,40 @@ def deploy(
     plan = api.prepare_deploy(
         model, cheapest=cheapest, provider=provider, region=region, instance_type=instance_type, name=name,
         precision=precision, quantized_model=quantized_model, context=context, hours=hours, catalog_file=catalog,
-        credits_file=credits, spot=spot,
-        free_only=free_only, max_price=max_price,
+        credits_file=credits, spot=spot, exclude=split_values(exclude), free_only=free_only, max_price=max_price,
+        idle_timeout=idle_timeout, ttl=ttl, max_spend=max_spend,
     )  # fmt: skip
     load = _loader(role, project, subscription, resource_group, workspace)
-    from cloudrun.cli_reaper import deploy_limits  # here, so `--help` lists deploy before teardown
-
-    auto_teardown = deploy_limits(idle_timeout, ttl, max_spend)
     console = err if as_json else out
     if dry_run:
         render_deploy.print_deploy_plan(console, plan)
         return _dry_run(plan, load, as_json)
-    with StateStore() as state:
-        api.ensure_name_free(state, plan.name)  # refuse before asking, and before any cloud call
-    # Skip what cannot be used (no quota, adapter refusal) before asking, so the price asked is the one tried first.
-    render_deploy.print_skipped(console, api.precheck(plan, load))
-    render_deploy.print_deploy_plan(console, plan)
-    first = plan.placements[0]
-    confirm(f"Deploy {plan.name} on {first.offer.instance_type} at ${first.price_per_hour_usd}/h?", yes=yes)
+    policy = WaitPolicy(first_s=0.5, max_s=2.0) if sandbox else None  # the sandbox's endpoints start in seconds
     try:
         with render_deploy.progress(console) as update, StateStore() as state:
-            # the sandbox's endpoints start in seconds, real ones in many minutes: poll accordingly
-            policy = WaitPolicy(first_s=0.5, max_s=2.0) if sandbox else None
-            result = api.deploy(plan, state, load, auto_teardown=auto_teardown, progress=update, policy=policy,
-                                approve=_approver(update, yes))  # fmt: skip
+            result = api.deploy(plan, state, load, progress=update, policy=policy, approve=_approver(update, yes),
+                                confirm=_confirmer(console, update, yes))  # fmt: skip
     except KeyboardInterrupt:
-        raise DeployInterrupted(
-            f"interrupted; {plan.name} may be partly created (and billing)",
-            hint=f"`cloudrun status --refresh` finds it; `cloudrun down {plan.name}` removes it",
-        ) from None
+        raise DeployInterrupted(f"interrupted; {plan.name} may be partly created (and billing)",
+                                hint=f"`cloudrun status --refresh` finds it; `cloudrun down {plan.name}` "
+                                "removes it") from None  # fmt: skip
     if as_json:
         print_json(render_deploy.deployment_json(result.deployment))
     else:
         render_deploy.print_deployed(out, result, sandbox=sandbox)
+
+
+def _confirmer(console: Console, progress: render_deploy.Progress, yes: bool) -> api.Confirm:
+    """Return how the plan is shown and agreed to: what is skipped, the first placement and its price, a yes."""
+
+    def agree(plan: api.DeployPlan, skipped: list[tuple[str, str]]) -> None:
+        with progress.paused():
+            render_deploy.print_skipped(console, skipped)
+            render_deploy.print_deploy_plan(console, plan)
+            first = plan.placements[0]
+            confirm(f"Deploy {plan.name} on {first.offer.instance_type} at ${first.price_per_hour_usd}/h?", yes=yes)
+
+    return agree
 
 
 def _approver(progress: render_deploy.Progress, yes: bool) -> Callable[[PlanOption], bool]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from decimal import Decimal, InvalidOperation
 
 import typer
 from rich.console import Console
@@ -26,25 +25,12 @@ from cloudrun.cli_common import (
     split_values,
 )
 from cloudrun.errors import InvalidInput
-from cloudrun.limits import Limits
-from cloudrun.reaper import Policy, parse_duration
+from cloudrun.inputs import parse_duration, usd
+from cloudrun.reaper import Policy
 from cloudrun.state import StateStore
 
 ProviderOpt = typer.Option(None, "--provider", help="Only these providers: aws, gcp, azure (repeatable).")
 WorkersOpt = typer.Option(teardown.DEFAULT_WORKERS, "--concurrency", help="Deletions at once.", min=1)
-
-
-def usd(value: str | None, flag: str) -> Decimal | None:
-    """Return a positive USD amount from a flag's text, or None when not given."""
-    if value is None:
-        return None
-    try:
-        amount = Decimal(value)
-    except InvalidOperation as exc:
-        raise InvalidInput(f"{flag} {value!r} is not a number of USD") from exc
-    if not amount.is_finite() or amount <= 0:
-        raise InvalidInput(f"{flag} must be a positive number of USD, not {value}")
-    return amount
 
 
 def _log_to_stderr() -> None:
@@ -176,15 +162,6 @@ def metrics(
         threading.Event().wait()
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
-
-
-def deploy_limits(idle_timeout: str | None, ttl: str | None, max_spend: str | None) -> Limits:
-    """Return the auto-teardown limits of deploy's --idle-timeout/--ttl/--max-spend (validated)."""
-    return Limits(
-        idle_timeout=parse_duration(idle_timeout) if idle_timeout else None,
-        ttl=parse_duration(ttl) if ttl else None,
-        max_spend_usd=usd(max_spend, "--max-spend"),
-    )
 
 
 def down_all(providers: list[str] | None, *, yes: bool, dry_run: bool, as_json: bool, workers: int) -> None:

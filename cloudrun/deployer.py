@@ -63,6 +63,22 @@ class NoPlacementLeft(CloudrunError):
     exit_code = 6
 
 
+@dataclass(frozen=True)
+class DeployTarget:
+    """One ranked placement and the spec that deploys the model there (built once, when the deploy is planned)."""
+
+    option: PlanOption
+    spec: DeploySpec
+
+    @property
+    def where(self) -> str:
+        return f"{self.spec.provider} {self.spec.region} {self.spec.instance_type}"
+
+    @property
+    def label(self) -> str:
+        return self.where + (" spot" if self.spec.spot else "")
+
+
 def spec_for(option: PlanOption, need: MemoryNeed, *, name: str) -> DeploySpec:
     """Return the deploy spec for one ranked placement: where, and how its image serves the model (cloudrun.serving)."""
     offer, how = option.offer, option.fit.serving
@@ -161,7 +177,7 @@ class Deployer:
         self.progress = progress or (lambda _message: None)
         self.price_gate = price_gate
 
-    def run(self, placements: Sequence[PlanOption], make_spec: Callable[[PlanOption], DeploySpec]) -> DeployResult:
+    def run(self, targets: Sequence[DeployTarget]) -> DeployResult:
         """Return the deployment in service on the first placement that works, in plan order.
 
         Quota, capacity and a provider's own refusal of one placement move on to the next placement; missing or
@@ -170,9 +186,8 @@ class Deployer:
         attempts: list[Attempt] = []
         notices: list[str] = []
         unusable: dict[str, CloudrunError] = {}  # provider -> why it cannot be used (credentials, no adapter, SDK)
-        for option in placements:
-            spec = make_spec(option)
-            label = f"{spec.provider} {spec.region} {spec.instance_type}" + (" spot" if spec.spot else "")
+        for target in targets:
+            option, spec, label = target.option, target.spec, target.label
             if spec.provider in unusable:
                 attempts.append(Attempt(label, str(unusable[spec.provider]), unusable[spec.provider]))
                 continue

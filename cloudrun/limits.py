@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from cloudrun import inputs
 from cloudrun.errors import InvalidInput
 from cloudrun.state import StateStore
 
@@ -31,6 +32,17 @@ class Limits:
         parts = [(flag, value) for flag, value in (("--idle-timeout", self.idle_timeout), ("--ttl", self.ttl),
                  ("--max-spend", self.max_spend_usd)) if value is not None]  # fmt: skip
         return " ".join(f"{flag} {value}" for flag, value in parts) or "none"
+
+
+def from_flags(
+    idle_timeout: str | timedelta | None = None,
+    ttl: str | timedelta | None = None,
+    max_spend: str | float | Decimal | None = None,
+) -> Limits:
+    """Return the limits of deploy's --idle-timeout/--ttl/--max-spend (text like 30m, 8h, 20), validated."""
+    limits = Limits(inputs.duration(idle_timeout), inputs.duration(ttl), inputs.usd(max_spend, "--max-spend"))
+    _check(limits)
+    return limits
 
 
 def set_limits(

@@ -16,28 +16,16 @@ Deleting is a separate, idempotent action: `cloudrun.teardown`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from cloudrun.errors import InvalidInput
 from cloudrun.limits import Limits
 from cloudrun.models import Deployment, DeploymentStatus
 
 KEEP, DELETE = "keep", "delete"
 BILLABLE = (DeploymentStatus.creating, DeploymentStatus.in_service, DeploymentStatus.failed)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-
-
-def parse_duration(text: str) -> timedelta:
-    """Return the timedelta of '90s', '30m', '8h' or '2d'; raise InvalidInput on anything else."""
-    match = _DURATION.match(text.strip().lower()) if isinstance(text, str) else None
-    if not match or float(match[1]) <= 0:
-        raise InvalidInput(f"{text!r} is not a duration", hint="use a positive number and a unit: 90s, 30m, 8h or 2d")
-    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
 
 
 def show(duration: timedelta) -> str:

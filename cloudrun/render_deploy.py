@@ -86,7 +86,7 @@ class Progress:
 @contextmanager
 def progress(console: Console) -> Iterator[Progress]:
     """Yield a Progress: call it with each progress message while deploy waits."""
-    with console.status("starting ...") as status:
+    with console.status("checking credentials and quota ...") as status:
         yield Progress(console, status)
 
 

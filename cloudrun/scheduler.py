@@ -1,7 +1,9 @@
 """Pure placement ranking: does the model fit each offer, and what does each cost after credits.
 
-No I/O here: data in, plan out. `blocked` lets the deployer re-plan without a placement that failed
-on quota or capacity, so failover is just "rank again".
+No I/O here: data in, plan out. `blocked` leaves out placements known not to work (SkyPilot's
+`blocked_resources`). Each option's cost after credits is computed on its own, so ranking again without a
+placement that failed would give the same order minus that one: the deployer's failover therefore walks
+the ranked list once, in order, instead of re-ranking after each failure.
 """
 
 from __future__ import annotations

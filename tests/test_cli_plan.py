@@ -99,6 +99,14 @@ def test_provider_and_region_filters():
     assert doc["options"] and {o["region"] for o in doc["options"]} == {"us-east-1"}
 
 
+def test_exclude_leaves_a_provider_out_as_the_quota_hints_say():
+    everything = {o["provider"] for o in plan_json("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B")["options"]}
+    doc = plan_json("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "--exclude", "aws", "--exclude", "gcp")
+    assert everything == {"aws", "gcp", "azure"} and {o["provider"] for o in doc["options"]} == {"azure"}
+    result = invoke("plan", "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "--exclude", "awz")
+    assert result.exit_code == 2 and "unknown provider 'awz'" in result.output
+
+
 def test_catalog_file_replaces_the_snapshot(tmp_path):
     catalog = tmp_path / "offers.csv"
     catalog.write_text(

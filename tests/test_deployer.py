@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 
-from cloudrun import api, deployer, ledger, teardown
+from cloudrun import api, deployer, ledger, limits, teardown
 from cloudrun.deployer import DeployInterrupted, NoPlacementLeft, WaitPolicy
 from cloudrun.errors import AuthError, CloudrunError, Conflict, InvalidInput
 from cloudrun.models import DeploymentStatus
@@ -408,7 +408,7 @@ def test_credentials_refused_at_create_move_on_to_the_next_provider(state, monke
     plan = api.prepare_deploy(MODEL, cheapest=True, name="r1-qwen", hours=1, catalog_file=catalog)
     load = api.provider_loader({"aws": {"role_arn": ROLE_ARN, "sleep": lambda _s: None}})
     runner = deployer.Deployer(state, load, policy=NO_WAIT)
-    result = runner.run(plan.placements, plan.spec)
+    result = runner.run(plan.targets)
     assert result.deployment.provider == "aws"
     gcp = result.attempts[0]
     assert isinstance(gcp.error, AuthError) and "Application Default Credentials" in gcp.outcome
@@ -452,3 +452,14 @@ def test_when_no_provider_has_credentials_nothing_is_asked_and_exit_is_3(state, 
     with pytest.raises(AuthError, match="Application Default Credentials") as raised:
         api.precheck(plan, api.provider_loader())
     assert raised.value.exit_code == 3 and "no placement could be deployed" in raised.value.message
+
+
+def test_a_script_gets_the_whole_deploy_limits_and_exclusions_from_the_api(state):
+    plan = api.prepare_deploy(MODEL, cheapest=True, region=REGION, exclude=["gcp", "azure"], name="r1-qwen", hours=1,
+                              ttl="8h", idle_timeout="30m", max_spend="20")  # fmt: skip
+    assert {o.offer.provider for o in plan.placements} == {"aws"}
+    result = api.deploy(plan, state, loader(), policy=NO_WAIT)
+    stored = limits.limits(state, result.deployment.name)
+    assert (stored.ttl, stored.idle_timeout, stored.max_spend_usd) == (timedelta(hours=8), timedelta(minutes=30), 20)
+    with pytest.raises(InvalidInput, match="not a duration"):
+        prepare(ttl="eight hours")  # refused before anything is asked or created

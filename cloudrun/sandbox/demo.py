@@ -18,7 +18,8 @@ from rich.console import Console
 from cloudrun import api, render, render_deploy, teardown
 from cloudrun.cli_reaper import print_report
 from cloudrun.deployer import WaitPolicy
-from cloudrun.reaper import Policy, parse_duration
+from cloudrun.inputs import parse_duration
+from cloudrun.reaper import Policy
 from cloudrun.sandbox import aws, clouds, session
 from cloudrun.state import StateStore
 

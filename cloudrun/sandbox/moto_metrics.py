@@ -46,9 +46,9 @@ def emulate_invocation_metrics() -> None:
     def get_metric_statistics(self: Any, *args: Any, **kwargs: Any) -> Any:
         dimensions = kwargs.get("dimensions") if "dimensions" in kwargs else args[6] if len(args) > 6 else []
         wanted = sorted((d["Name"], d.get("Value")) for d in dimensions or [])
-        every = self.get_all_metrics
-        with _LOCK:
-            self.get_all_metrics = lambda: [md for md in every() if _dimension_set(md) == wanted]
+        with _LOCK:  # the class's own method: never another call's view, swapped in on another server thread
+            every = CloudWatchBackend.get_all_metrics
+            self.get_all_metrics = lambda: [md for md in every(self) if _dimension_set(md) == wanted]
             try:
                 return moto_statistics(self, *args, **kwargs)
             finally:

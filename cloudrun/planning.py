@@ -1,0 +1,80 @@
+"""Planning: how much memory a model needs and where it would run cheapest after credits. Pure but for reading
+the catalog and the credit ledger; nothing here calls a cloud.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from cloudrun import catalog, credits, inputs, ledger, scheduler, sizing
+from cloudrun.models import CreditGrant, MemoryNeed, Plan, Precision
+
+
+def size(
+    model: str | None,
+    *,
+    precision: Precision | str | None = None,
+    context: int | None = None,
+    concurrency: int = 1,
+    config: Path | None = None,
+    quantized_model: str | None = None,
+) -> MemoryNeed:
+    """Return the memory a model needs to serve `context` tokens to `concurrency` requests at once.
+
+    `quantized_model` names a pre-quantized checkpoint of the model (AWQ, GPTQ, FP8, ...) to serve instead: the
+    weights are sized from its own quantization config.
+    """
+    return sizing.need(model, precision=precision, context=context, concurrency=concurrency, config_path=config,
+                       quantized_model=quantized_model)  # fmt: skip
+
+
+def plan(
+    model: str | None,
+    *,
+    precision: Precision | str | None = None,
+    context: int | None = None,
+    concurrency: int = 1,
+    config: Path | None = None,
+    quantized_model: str | None = None,
+    hours: float | str | Decimal = 24,
+    providers: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    spot: bool = False,
+    catalog_file: Path | None = None,
+    credits_file: Path | None = None,
+    grants: Sequence[CreditGrant] | None = None,
+    include_infeasible: bool = False,
+    now: datetime | None = None,
+) -> Plan:
+    """Return every placement for the model, ranked by out-of-pocket cost after credits.
+
+    `providers` and `regions` keep only those; `exclude` leaves whole providers out.
+    """
+    run_hours = inputs.hours(hours)
+    need = size(model, precision=precision, context=context, concurrency=concurrency, config=config,
+                quantized_model=quantized_model)  # fmt: skip
+    offers = catalog.offers(catalog_path=catalog_file, providers=providers, regions=regions, exclude=exclude)
+    now = now or datetime.now(timezone.utc)
+    return scheduler.rank(
+        need,
+        offers,
+        resolve_grants(credits_file, grants, now),
+        hours=run_hours,
+        now=now,
+        spot=spot,
+        include_infeasible=include_infeasible,
+        catalog_source=str(catalog_file) if catalog_file else "bundled snapshot",
+    )
+
+
+def resolve_grants(
+    credits_file: Path | None, grants: Sequence[CreditGrant] | None, now: datetime
+) -> Sequence[CreditGrant]:
+    """Return the grants to plan with: those given, a credits file's, or the ledger's net of running burn."""
+    if grants is not None:
+        return grants
+    return credits.load_grants(credits_file) if credits_file else ledger.grants_for_planning(now)
