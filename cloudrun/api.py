@@ -10,22 +10,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cloudrun import credits, deletion, deployer, fleet, ledger, scheduler
-from cloudrun import limits as limits_store
+from cloudrun import credits, deployer, scheduler
 from cloudrun import provider as registry
+from cloudrun.credits import ledger
 from cloudrun.deploy_plan import DeployPlan as DeployPlan
 from cloudrun.deploy_plan import dry_run_requests as dry_run_requests
 from cloudrun.deploy_plan import precheck as precheck
 from cloudrun.deploy_plan import prepare as prepare_deploy
 from cloudrun.deployer import DeployTarget
 from cloudrun.errors import Conflict, InvalidInput, NotFound
-from cloudrun.limits import Limits
 from cloudrun.models import PROVIDERS, CheckResult, Deployment, DeploymentStatus, PlanOption
 from cloudrun.planning import plan as plan
 from cloudrun.planning import resolve_grants as resolve_grants
 from cloudrun.planning import size as size
 from cloudrun.provider import Provider, ProviderLoader
 from cloudrun.state import StateStore
+from cloudrun.state import limits as limits_store
+from cloudrun.state.limits import Limits
+from cloudrun.teardown import deletion, fleet
 
 __all__ = ["DeployPlan", "check", "deploy", "down", "dry_run_requests", "invoke", "live_deployment", "plan",
            "precheck", "prepare_deploy", "provider_loader", "resolve_grants", "size", "status"]  # fmt: skip

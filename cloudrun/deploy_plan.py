@@ -12,13 +12,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cloudrun import deployer, inputs, ledger, limits, naming, planning
+from cloudrun import deployer, inputs, naming, planning
 from cloudrun import provider as registry
+from cloudrun.credits import ledger
 from cloudrun.deployer import DeployTarget
 from cloudrun.errors import AuthError, InvalidInput
-from cloudrun.limits import Limits
 from cloudrun.models import CheckResult, CreditGrant, DeploySpec, Plan, PlanOption
 from cloudrun.provider import ProviderLoader
+from cloudrun.state import limits
+from cloudrun.state.limits import Limits
 
 
 @dataclass

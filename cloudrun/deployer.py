@@ -3,7 +3,7 @@
 For each placement: write the intent row, create, wait with backoff until in service, record. A quota or
 capacity error, or the provider refusing that placement, moves on to the next placement; missing or refused
 credentials move on to the next provider; a placement dearer than the one confirmed needs a new yes
-(PriceGate). Any other error rolls the deployment back (the one delete path, cloudrun.deletion) and stops.
+(PriceGate). Any other error rolls the deployment back (the one delete path, cloudrun.teardown.deletion) and stops.
 Ctrl-C while waiting leaves the deployment recorded so `cloudrun down NAME` can remove it.
 """
 
@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from cloudrun import deletion, serving
+from cloudrun import serving
 from cloudrun.errors import AuthError, CapacityUnavailable, CloudrunError, InvalidInput, QuotaExceeded
 from cloudrun.models import Deployment, DeploySpec, Endpoint, EndpointRef, EndpointState, MemoryNeed, PlanOption
 from cloudrun.provider import Provider, ProviderLoader
 from cloudrun.state import StateStore
+from cloudrun.teardown import deletion
 
 Progress = Callable[[str], None]
 

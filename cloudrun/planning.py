@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from cloudrun import catalog, credits, inputs, ledger, scheduler, sizing
+from cloudrun import catalog, credits, inputs, scheduler, sizing
+from cloudrun.credits import ledger
 from cloudrun.models import CreditGrant, MemoryNeed, Plan, Precision
 
 

@@ -100,6 +100,8 @@ ProviderLoader = Callable[[str], Provider]
 ENTRY_POINT_GROUP = "cloudrun.providers"  # name -> "module:Class", the adapter (a Provider)
 PRICES_GROUP = "cloudrun.prices"  # name -> "module:function", fetch(regions, today=) -> FetchResult (catalog refresh)
 BALANCES_GROUP = "cloudrun.balances"  # name -> "module:function", sync(SyncRequest) -> [SyncResult], for credits sync
+COMMANDS_GROUP = "cloudrun.commands"  # name -> "module:typer_app", added as `cloudrun NAME ...`
+ENVIRONMENTS_GROUP = "cloudrun.environments"  # name -> "module:function", entered by `--NAME` (the sandbox)
 # The built-in entries, as pyproject.toml registers them; used when the package metadata is missing (a source tree
 # that was never installed). Strings only: nothing under providers/ is imported here.
 BUILT_IN: dict[str, dict[str, str]] = {
@@ -117,6 +119,11 @@ BUILT_IN: dict[str, dict[str, str]] = {
         "aws": "cloudrun.providers.aws_credits:sync",
         "azure": "cloudrun.providers.azure_credits:sync",
     },
+    COMMANDS_GROUP: {
+        "sandbox": "cloudrun.sandbox.cli:sandbox_app",
+        "azure": "cloudrun.providers.azure_cli:azure_app",
+    },
+    ENVIRONMENTS_GROUP: {"sandbox": "cloudrun.sandbox.session:enter"},
 }
 _registries: dict[str, dict[str, str]] = {}
 
@@ -157,9 +164,9 @@ def hook(group: str, name: str) -> Any:
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("cloudrun"):
             raise
-        built_in = name in BUILT_IN[ENTRY_POINT_GROUP]
+        built_in = name in BUILT_IN.get(group, {})  # each built-in's extra has its name: aws, gcp, azure, sandbox
         hint = f"pip install 'cloudrun-llm[{name}]'" if built_in else f"install the package providing {name}"
-        message = f"the {name} provider needs the {exc.name} package, which is not installed"
+        message = f"{name} needs the {exc.name} package, which is not installed"
         raise InvalidInput(message, hint=hint) from exc
     return getattr(module, attribute)
 

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from cloudrun.credit_sync import (
+from cloudrun.credits.ledger import Ledger, LedgerGrant, Observation, new_id
+from cloudrun.credits.sync import (
     COST_EXPLORER_USD_PER_CALL,
     DEADLINE_S,
     SyncRequest,
@@ -23,7 +24,6 @@ from cloudrun.credit_sync import (
     stale,
 )
 from cloudrun.errors import CloudrunError
-from cloudrun.ledger import Ledger, LedgerGrant, Observation, new_id
 
 from .aws_client import AwsSession
 

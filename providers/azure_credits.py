@@ -13,7 +13,8 @@ from typing import Any
 import requests
 
 from cloudrun import retry
-from cloudrun.credit_sync import (
+from cloudrun.credits.ledger import Observation
+from cloudrun.credits.sync import (
     AZURE_PROFILE_ENV,
     DEADLINE_S,
     Clients,
@@ -24,7 +25,6 @@ from cloudrun.credit_sync import (
     stale,
 )
 from cloudrun.errors import AuthError, CloudrunError
-from cloudrun.ledger import Observation
 
 from .azure_client import PUBLIC_ARM, ArmRestError, rest_get, translate
 

@@ -18,8 +18,8 @@ from cloudrun.models import DeploymentStatus, EndpointRef
 from cloudrun.providers import azure_metrics
 from cloudrun.providers.azure import AzureMLProvider
 from cloudrun.providers.azure_client import arm_get
-from cloudrun.reaper import Candidate, find_idle
 from cloudrun.sandbox import azure_fake
+from cloudrun.teardown.idle import Candidate, find_idle
 from tests.test_azure_adapter import azure_env  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]

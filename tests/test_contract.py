@@ -29,7 +29,6 @@ import pytest
 
 from cloudrun import catalog
 from cloudrun.errors import Conflict, NotFound
-from cloudrun.limits import Limits
 from cloudrun.models import (
     DEPLOYMENT_TAG,
     MANAGED_TAG,
@@ -41,9 +40,10 @@ from cloudrun.models import (
     Precision,
 )
 from cloudrun.provider import Provider
-from cloudrun.reaper import Candidate, find_idle
 from cloudrun.sandbox import aws, azure_fake, vertex_fake
 from cloudrun.sandbox.moto_lifecycle import emulate_startup
+from cloudrun.state.limits import Limits
+from cloudrun.teardown.idle import Candidate, find_idle
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 

@@ -23,13 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from cloudrun import api, claims, teardown
+from cloudrun import api, teardown
 from cloudrun.errors import CloudrunError, Conflict, Transient
 from cloudrun.models import DeploymentStatus, Endpoint, EndpointRef, EndpointState
 from cloudrun.provider import Provider
-from cloudrun.reaper import Policy
 from cloudrun.sandbox.moto_types import widen_instance_types
 from cloudrun.state import StateStore
+from cloudrun.state import deletions as claims
+from cloudrun.teardown.idle import Policy
 from tests.aws_fixtures import REGION, ROLE_ARN, EmptyBody, fake_credentials, spec
 
 NO_RULES = Policy()  # no idle rule, no caps: only unfinished deletions are acted on

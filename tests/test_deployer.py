@@ -19,15 +19,16 @@ import pytest
 from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 
-from cloudrun import api, deployer, ledger, limits, teardown
+from cloudrun import api, deployer, teardown
+from cloudrun.credits import ledger
 from cloudrun.deployer import DeployInterrupted, NoPlacementLeft, WaitPolicy
 from cloudrun.errors import AuthError, CloudrunError, Conflict, InvalidInput
 from cloudrun.models import DeploymentStatus
-from cloudrun.reaper import Policy
 from cloudrun.sandbox.moto_lifecycle import emulate_startup
 from cloudrun.sandbox.moto_quotas import emulate_sagemaker_quotas
 from cloudrun.sandbox.moto_types import widen_instance_types
-from cloudrun.state import StateStore
+from cloudrun.state import StateStore, limits
+from cloudrun.teardown.idle import Policy
 from tests.aws_fixtures import ACCOUNT, REGION, ROLE_ARN, arn, make_untagged_endpoint
 
 MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"

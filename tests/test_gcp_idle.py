@@ -16,10 +16,10 @@ import pytest
 from cloudrun import teardown
 from cloudrun.models import DeploySpec, EndpointRef, EndpointState, Precision
 from cloudrun.providers.gcp import VertexProvider
-from cloudrun.reaper import Policy
 from cloudrun.sandbox import vertex_fake
 from cloudrun.sandbox.vertex_fake import VertexSandbox
 from cloudrun.state import StateStore
+from cloudrun.teardown.idle import Policy
 
 REGION = "us-central1"
 IDLE_30M = Policy(idle_for=timedelta(minutes=30))

@@ -12,13 +12,15 @@ import responses
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from cloudrun import burn, credit_presets, credit_sync, scheduler
-from cloudrun.credits import ineligible_reason, spend, usable_grants
+from cloudrun import scheduler
+from cloudrun.credits import burn, ineligible_reason, spend, usable_grants
+from cloudrun.credits import presets as credit_presets
+from cloudrun.credits import sync as credit_sync
+from cloudrun.credits.ledger import Ledger, LedgerGrant, free_placements, grants_for_planning, new_id
+from cloudrun.credits.runway import credit
 from cloudrun.errors import Conflict, InvalidInput
-from cloudrun.ledger import Ledger, LedgerGrant, free_placements, grants_for_planning, new_id
 from cloudrun.models import DeploySpec, EndpointRef, Precision
 from cloudrun.providers import azure_credits
-from cloudrun.runway import credit
 from cloudrun.state import StateStore
 from tests.factories import NOW, grant, need, offer
 

@@ -14,11 +14,12 @@ from moto import mock_aws
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from cloudrun import api, exporter, limits
+from cloudrun import api
 from cloudrun.cli import app
 from cloudrun.providers.aws import SageMakerProvider
 from cloudrun.sandbox.moto_types import widen_instance_types
-from cloudrun.state import StateStore
+from cloudrun.state import StateStore, limits
+from cloudrun.teardown import exporter
 from tests.aws_fixtures import REGION, ROLE_ARN, put_invocations, spec
 
 RULES = Path(__file__).resolve().parent.parent / "templates" / "prometheus-rules.yml"
@@ -64,8 +65,8 @@ def fleet(moto: None) -> None:
 
 
 def _add_credit(state: StateStore) -> None:
-    ledger = pytest.importorskip("cloudrun.ledger")
-    runway = pytest.importorskip("cloudrun.runway")
+    ledger = pytest.importorskip("cloudrun.credits.ledger")
+    runway = pytest.importorskip("cloudrun.credits.runway")
     now = datetime.now(timezone.utc)
     grant = runway.LedgerGrant(id="g1", provider="aws", name="activate", amount_usd=Decimal(100),
                                starts_at=now - timedelta(days=1), expires_at=now + timedelta(days=30),

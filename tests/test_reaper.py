@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from cloudrun import reaper
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs import parse_duration
-from cloudrun.limits import Limits
 from cloudrun.models import Deployment, DeploymentStatus
-from cloudrun.reaper import Candidate, Policy, decide, find_idle
+from cloudrun.state.limits import Limits
+from cloudrun.teardown import idle as reaper
+from cloudrun.teardown.idle import Candidate, Policy, decide, find_idle
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 M30 = timedelta(minutes=30)

@@ -13,7 +13,6 @@ import pytest
 
 from cloudrun import paths
 from cloudrun.errors import Conflict, InvalidInput, NotFound
-from cloudrun.migrations import MIGRATIONS
 from cloudrun.models import (
     DEPLOYMENT_TAG,
     MANAGED_TAG,
@@ -25,6 +24,7 @@ from cloudrun.models import (
     Precision,
 )
 from cloudrun.state import StateError, StateStore
+from cloudrun.state.migrations import MIGRATIONS
 from tests.factories import NOW
 
 

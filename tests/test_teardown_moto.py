@@ -27,15 +27,15 @@ from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 from typer.testing import CliRunner
 
-from cloudrun import limits, teardown
+from cloudrun import teardown
 from cloudrun.cli import app
 from cloudrun.errors import AuthError
 from cloudrun.models import MANAGED_TAG, DeploymentStatus
 from cloudrun.providers.aws import SageMakerProvider
-from cloudrun.reaper import Policy
 from cloudrun.sandbox import aws as sandbox_aws
 from cloudrun.sandbox.moto_types import widen_instance_types
-from cloudrun.state import StateStore
+from cloudrun.state import StateStore, limits
+from cloudrun.teardown.idle import Policy
 from tests.aws_fixtures import (
     ACCOUNT,
     REGION,

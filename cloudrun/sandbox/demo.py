@@ -15,13 +15,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cloudrun import api, render, render_deploy, teardown
-from cloudrun.cli_reaper import print_report
+from cloudrun import api, teardown
+from cloudrun.cli import render, render_deploy
+from cloudrun.cli.teardown import print_report
 from cloudrun.deployer import WaitPolicy
 from cloudrun.inputs import parse_duration
-from cloudrun.reaper import Policy
 from cloudrun.sandbox import aws, clouds, session
 from cloudrun.state import StateStore
+from cloudrun.teardown.idle import Policy
 
 
 def run(model: str, console: Console) -> None:

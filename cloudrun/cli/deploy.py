@@ -11,8 +11,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from cloudrun import api, render_deploy
-from cloudrun.cli_common import (
+from cloudrun import api
+from cloudrun.cli import render_deploy
+from cloudrun.cli.common import (
     DryRunOpt,
     JsonOpt,
     SandboxOpt,
@@ -187,7 +188,7 @@ def down(
     if (name is None) == (not all_):
         raise InvalidInput("give a deployment NAME or --all, not both", hint="`cloudrun status` lists the names")
     if all_:
-        from cloudrun.cli_reaper import down_all
+        from cloudrun.cli.teardown import down_all
 
         return down_all(provider, yes=yes, dry_run=dry_run, as_json=as_json, workers=8)
     with StateStore() as state:

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import typer
 
-from cloudrun.cli_common import DryRunOpt, YesOpt, app, confirm, errors_to_exit, out
+from cloudrun.cli.common import DryRunOpt, YesOpt, confirm, errors_to_exit, out
 from cloudrun.errors import CloudrunError, InvalidInput
 
 azure_app = typer.Typer(help="Azure ML helpers: the vLLM wrapper image its deployments need.", no_args_is_help=True)
-app.add_typer(azure_app, name="azure")
 
 REGISTRY_NAME = re.compile(r"^[a-zA-Z0-9]{5,50}$")  # ACR names: 5-50 alphanumerics
 DEFAULT_IMAGE = "cloudrun/vllm-wrapper:{version}"

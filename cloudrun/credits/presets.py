@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from cloudrun.credits.ledger import LedgerGrant, new_id, validate
 from cloudrun.errors import InvalidInput
-from cloudrun.ledger import LedgerGrant, new_id, validate
 from cloudrun.models import SERVICES
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cloudrun import api, teardown
-from cloudrun.cli_common import (
+from cloudrun.cli.common import (
     DryRunOpt,
     JsonOpt,
     SandboxOpt,
@@ -26,8 +26,8 @@ from cloudrun.cli_common import (
 )
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs import parse_duration, usd
-from cloudrun.reaper import Policy
 from cloudrun.state import StateStore
+from cloudrun.teardown.idle import Policy
 
 ProviderOpt = typer.Option(None, "--provider", help="Only these providers: aws, gcp, azure (repeatable).")
 WorkersOpt = typer.Option(teardown.DEFAULT_WORKERS, "--concurrency", help="Deletions at once.", min=1)
@@ -37,7 +37,7 @@ def _log_to_stderr() -> None:
     """One line per decision on stderr: what journald (systemd) and cron's mail collect."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("cloudrun.reaper")
+    logger = logging.getLogger("cloudrun.teardown")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 
@@ -150,7 +150,7 @@ def metrics(
         raise InvalidInput(
             "`cloudrun metrics` needs prometheus-client", hint="pip install 'cloudrun-llm[metrics]'"
         ) from exc
-    from cloudrun import exporter
+    from cloudrun.teardown import exporter
 
     collector = exporter.CloudrunCollector(StateStore, api.provider_loader())
     if once:

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cloudrun import limits, reaper
 from cloudrun.models import Deployment, DeploymentStatus
 from cloudrun.provider import Provider, ProviderLoader
-from cloudrun.state import StateStore
+from cloudrun.state import StateStore, limits
+from cloudrun.teardown import idle as reaper
 
 LADDER_MINUTES = (1, 5, 15, 30, 60, 180, 360, 720, 1440)
 _LABELS = ("name", "provider", "region", "instance_type")
@@ -106,9 +106,9 @@ class CloudrunCollector:
 
 
 def _ledger_balances(state: StateStore, now: datetime) -> list[Any]:
-    """Return the credit ledger's balances when cloudrun.ledger is there, else none."""
+    """Return the credit ledger's balances when cloudrun.credits.ledger is there, else none."""
     try:
-        from cloudrun import ledger
+        from cloudrun.credits import ledger
     except ImportError:  # the credit ledger is optional to the exporter
         return []
     if not hasattr(ledger, "Ledger"):

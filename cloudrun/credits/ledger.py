@@ -2,7 +2,7 @@
 
 Charges are never stored: they are estimated each time from cloudrun's own deployment records (price at
 launch x hours running, like `Deployment.cost_so_far`), allocated to grants by the planner's own rule
-(`cloudrun.burn`). So running `credits sync` twice cannot count a charge twice: an observation only moves
+(`cloudrun.credits.burn`). So running `credits sync` twice cannot count a charge twice: an observation only moves
 the point from which charges are estimated. Tables: see `state.m003_credit_ledger`.
 """
 
@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from cloudrun import paths, runway
+from cloudrun import paths
+from cloudrun.credits import runway
+from cloudrun.credits.runway import Balance, LedgerGrant, Observation
 from cloudrun.errors import Conflict, InvalidInput, NotFound
-from cloudrun.migrations import m003_credit_ledger
 from cloudrun.models import PROVIDERS, CreditGrant, PlanOption
-from cloudrun.runway import Balance, LedgerGrant, Observation
 from cloudrun.state import StateStore
+from cloudrun.state.migrations import m003_credit_ledger
 from cloudrun.timeutil import iso as _iso
 from cloudrun.timeutil import parse as _parse
 from cloudrun.timeutil import utc as _utc

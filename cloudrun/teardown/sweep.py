@@ -2,45 +2,38 @@
 
 A check reconciles state with every provider's tagged endpoints first (the cloud is the source of
 truth: orphans are adopted, then judged like the rest), reads invocation counts only where the idle
-rule needs them, lets `reaper.decide` choose, and deletes concurrently (`cloudrun.deletion`). Adapters refuse
+rule needs them, lets `reaper.decide` choose, and deletes concurrently (`cloudrun.teardown.deletion`). Adapters refuse
 to delete anything without cloudrun's tag, and only tagged endpoints ever reach the state store.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
-from cloudrun import claims, fleet, limits, reaper, reaper_store
-from cloudrun.deletion import DEFAULT_WORKERS, Outcome, TeardownReport, delete_concurrently, outcome
+from cloudrun.credits.ledger import Ledger
 from cloudrun.errors import CloudrunError, Conflict
 from cloudrun.models import Deployment, DeploymentStatus
 from cloudrun.provider import ProviderLoader
-from cloudrun.reaper import Candidate, Policy
-from cloudrun.state import StateStore
+from cloudrun.state import StateStore, limits
+from cloudrun.state import decisions as reaper_store
+from cloudrun.state import deletions as claims
+from cloudrun.teardown import fleet
+from cloudrun.teardown import idle as reaper
+from cloudrun.teardown.deletion import DEFAULT_WORKERS, Outcome, TeardownReport, delete_concurrently, outcome
+from cloudrun.teardown.idle import Candidate, Policy
 
-log = logging.getLogger("cloudrun.reaper")
+log = logging.getLogger("cloudrun.teardown")
 CreditRunsOutAt = Callable[[str], "datetime | None"]
 """deployment name -> when its credit runs out (None: not a --free-only deployment, or unknown)."""
 __all__ = ["DEFAULT_WORKERS", "Outcome", "TeardownReport", "check", "delete_concurrently", "down_all", "watch"]
 
 
-def ledger_credit_runs_out_at(state: StateStore) -> CreditRunsOutAt | None:
-    """Return `cloudrun.ledger.credit_runs_out_at` (on this store) when that module provides it, else None."""
-    try:
-        from cloudrun import ledger
-    except ImportError:  # the credit ledger is optional to this module
-        return None
-    function = getattr(ledger, "credit_runs_out_at", None)
-    if not callable(function):
-        return None
-    if "store" in inspect.signature(function).parameters:
-        return functools.partial(function, store=state)
-    return function
+def ledger_credit_runs_out_at(state: StateStore) -> CreditRunsOutAt:
+    """Return when each --free-only deployment's credit runs out, as `deploy` recorded it in this store's ledger."""
+    return Ledger(state).credit_runs_out_at
 
 
 def check(

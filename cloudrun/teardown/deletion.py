@@ -1,7 +1,7 @@
 """Deleting endpoints concurrently, each idempotently, with a bound; and the report of what happened.
 
 The one delete path: `down NAME`, the rollback of a failed deploy, `teardown --idle`, `watch` and `down --all`
-all come here. Each deployment is claimed first (`cloudrun.claims`), then its cloud resources are removed, then
+all come here. Each deployment is claimed first (`cloudrun.state.deletions`), then its cloud resources are removed, then
 it is settled as deleted, or released when the delete failed: the request stays, and the next run retries it.
 """
 
@@ -16,13 +16,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudrun import claims, fleet
 from cloudrun.errors import CloudrunError, Conflict
 from cloudrun.models import Deployment, DeploymentStatus
 from cloudrun.provider import ProviderLoader
 from cloudrun.state import StateStore
+from cloudrun.state import deletions as claims
+from cloudrun.teardown import fleet
 
-log = logging.getLogger("cloudrun.reaper")
+log = logging.getLogger("cloudrun.teardown")
 DEFAULT_WORKERS = 8
 
 

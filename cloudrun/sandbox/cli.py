@@ -10,12 +10,11 @@ import time
 
 import typer
 
-from cloudrun.cli_common import app, errors_to_exit, out
+from cloudrun.cli.common import errors_to_exit, out
 from cloudrun.errors import CloudrunError
 
 sandbox_app = typer.Typer(help="Local emulated clouds: deploy, call and remove endpoints with no account, no spend.",
                           no_args_is_help=True)  # fmt: skip
-app.add_typer(sandbox_app, name="sandbox")
 
 DEMO_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
 

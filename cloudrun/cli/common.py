@@ -63,11 +63,14 @@ def confirm(question: str, *, yes: bool) -> None:
 
 
 def enter_sandbox(sandbox: bool) -> None:
-    """With --sandbox, point this process at the running sandbox (its fakes and its own state folder)."""
-    if sandbox:
-        from cloudrun.sandbox import session
+    """With --sandbox, point this process at the running sandbox (its fakes and its own state folder).
 
-        session.enter()
+    The sandbox is an extra (`cloudrun-llm[sandbox]`): found through the `cloudrun.environments` entry points.
+    """
+    if sandbox:
+        from cloudrun import provider as registry
+
+        registry.hook(registry.ENVIRONMENTS_GROUP, "sandbox")()
 
 
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")

@@ -20,8 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from cloudrun import provider as registry
+from cloudrun.credits.ledger import Ledger, LedgerGrant, Observation
 from cloudrun.errors import CloudrunError
-from cloudrun.ledger import Ledger, LedgerGrant, Observation
 
 COST_EXPLORER_USD_PER_CALL = Decimal("0.01")  # `credits sync --cost-explorer` (AWS bills each request)
 AZURE_PROFILE_ENV = "CLOUDRUN_AZURE_BILLING_PROFILE"  # `credits sync --billing-profile`'s default

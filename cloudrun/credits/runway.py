@@ -2,7 +2,7 @@
 
 Pure: grants, observations and deployment records in, balances out. Remaining credit is the last observed
 balance (or the original amount) minus the charges estimated since from cloudrun's deployment records
-(price at launch x hours running), allocated by the planner's own rule (`cloudrun.burn`).
+(price at launch x hours running), allocated by the planner's own rule (`cloudrun.credits.burn`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from cloudrun import burn
+from cloudrun.credits import burn
 from cloudrun.models import CreditGrant, Deployment
 
 Source = Literal["manual", "preset", "live"]

@@ -1,7 +1,7 @@
 """What cloudrun has deployed, reconciled with what the clouds say (the cloud is the source of truth).
 
 `reconcile` adopts tagged endpoints missing from state (orphans of a crash), marks vanished ones and
-updates statuses. Removing deployments is `cloudrun.deletion`'s job (one claimed path for every command).
+updates statuses. Removing deployments is `cloudrun.teardown.deletion`'s job (one claimed path for every command).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from cloudrun import catalog
-from cloudrun.cli_common import JsonOpt, app, err, errors_to_exit, out, print_json, split_values
+from cloudrun.cli.common import JsonOpt, app, err, errors_to_exit, out, print_json, split_values
 from cloudrun.models import Offer
 
 catalog_app = typer.Typer(help="The price catalog: refresh it from the providers' price APIs, show it.")

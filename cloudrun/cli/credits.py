@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import typer
 
-from cloudrun import credit_presets, credit_sync, render_credits
-from cloudrun.cli_common import (
+from cloudrun.cli import render_credits
+from cloudrun.cli.common import (
     JsonOpt,
     SandboxOpt,
     YesOpt,
@@ -20,8 +20,10 @@ from cloudrun.cli_common import (
     split_values,
 )
 from cloudrun.credits import parse_time
+from cloudrun.credits import presets as credit_presets
+from cloudrun.credits import sync as credit_sync
+from cloudrun.credits.ledger import Ledger, LedgerGrant, new_id, to_amount, validate
 from cloudrun.errors import InvalidInput
-from cloudrun.ledger import Ledger, LedgerGrant, new_id, to_amount, validate
 from cloudrun.models import PROVIDERS, SERVICES
 from cloudrun.state import StateStore
 

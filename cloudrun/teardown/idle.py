@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from cloudrun.limits import Limits
 from cloudrun.models import Deployment, DeploymentStatus
+from cloudrun.state.limits import Limits
 
 KEEP, DELETE = "keep", "delete"
 BILLABLE = (DeploymentStatus.creating, DeploymentStatus.in_service, DeploymentStatus.failed)

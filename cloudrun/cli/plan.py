@@ -1,18 +1,15 @@
-"""The `cloudrun` command: thin typer commands over `cloudrun.api`, with one error boundary.
-
-Imports no cloud SDK; a command that needs one imports it through its provider when it runs.
-"""
+"""`cloudrun size` and `cloudrun plan`: how much memory a model needs, and where it runs cheapest after credits."""
 
 from __future__ import annotations
 
-import gc
 from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
 
-from cloudrun import __version__, api, render
-from cloudrun.cli_common import JsonOpt, app, errors_to_exit, out, print_json, split_values
+from cloudrun import api
+from cloudrun.cli import render
+from cloudrun.cli.common import JsonOpt, app, errors_to_exit, out, print_json, split_values
 from cloudrun.models import Precision
 
 ModelArg = typer.Argument(None, help="Hugging Face model id, e.g. deepseek-ai/deepseek-llm-67b-chat.")
@@ -86,28 +83,3 @@ def plan(
         print_json(render.plan_json(result))
     else:
         render.print_plan(out, result, now)
-
-
-def _version(value: bool) -> None:
-    if value:
-        out.print(f"cloudrun {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
-) -> None:
-    """Deploy an open LLM where it is cheapest after your free credits, and stop the meter when idle."""
-
-
-def main() -> None:
-    # A short-lived process that builds many small objects (a large catalog's plan): the cyclic GC's
-    # repeated full passes cost more than they free, so run it far less often.
-    gc.freeze()
-    gc.set_threshold(200_000, 50, 100)
-    app()
-
-
-# The other command groups register themselves on the same app.
-from cloudrun import cli_azure, cli_catalog, cli_credits, cli_deploy, cli_reaper, cli_sandbox  # noqa: E402, F401

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from cloudrun.reaper import Decision
 from cloudrun.state import StateStore
+from cloudrun.teardown.idle import Decision
 
 _EVENT = "INSERT INTO events (name, at, kind, detail) VALUES (?, ?, ?, ?)"
 

@@ -10,10 +10,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cloudrun.credit_presets import PRESETS
-from cloudrun.credit_sync import SyncResult
-from cloudrun.ledger import Balance, LedgerGrant
-from cloudrun.render import money
+from cloudrun.cli.render import money
+from cloudrun.credits.ledger import Balance, LedgerGrant
+from cloudrun.credits.presets import PRESETS
+from cloudrun.credits.sync import SyncResult
 
 
 def gpu_note(grant: LedgerGrant) -> str:

@@ -1,7 +1,7 @@
 """Deletion requests and their claims: the one record every delete path keeps (table `deletions`, m005).
 
 `down`, a failed deploy's rollback, `teardown`, `watch` and `down --all` all remove a deployment the same way
-(`cloudrun.deletion`): claim it, ask the cloud, then settle (deleted) or release (the delete failed). A claim
+(`cloudrun.teardown.deletion`): claim it, ask the cloud, then settle (deleted) or release (the delete failed). A claim
 moves the row to `deleting` in one BEGIN IMMEDIATE transaction and records who holds it, so two processes
 never delete the same endpoint at once. The request outlives a failure: a released row goes back to the status
 it had, keeps its request, and the next `teardown`, `watch` or `down` retries it. A claim whose holder died
@@ -17,9 +17,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cloudrun import reaper, timeutil
+from cloudrun import timeutil
 from cloudrun.models import Deployment, DeploymentStatus
 from cloudrun.state import StateStore
+from cloudrun.teardown import idle as reaper
 
 # A delete call takes seconds to minutes (Vertex undeploys within its 15-minute operation deadline): a claim held
 # longer than this was abandoned by a process on another machine that this one cannot check.

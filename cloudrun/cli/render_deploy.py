@@ -11,10 +11,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cloudrun.cli.render import money
 from cloudrun.deployer import DeployResult
-from cloudrun.fleet import ReconcileReport
 from cloudrun.models import CheckResult, Deployment
-from cloudrun.render import money
+from cloudrun.teardown.fleet import ReconcileReport
 
 SPOT_NOTE = "Compute Engine can reclaim spot VMs at any time; Vertex then restarts the deployment, up to six times"
 

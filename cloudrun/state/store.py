@@ -17,9 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cloudrun import paths, state_file, timeutil
+from cloudrun import paths, timeutil
 from cloudrun.errors import Conflict, InvalidInput, NotFound
-from cloudrun.migrations import MIGRATIONS
 from cloudrun.models import (
     DEPLOYMENT_TAG,
     MANAGED_TAG,
@@ -30,7 +29,9 @@ from cloudrun.models import (
     EndpointRef,
     EndpointState,
 )
-from cloudrun.state_file import StateError as StateError  # re-exported: callers catch it from here
+from cloudrun.state import file as state_file
+from cloudrun.state.file import StateError as StateError  # re-exported: callers catch it from here
+from cloudrun.state.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_SECONDS = 10.0
 GONE = (DeploymentStatus.deleted, DeploymentStatus.vanished)

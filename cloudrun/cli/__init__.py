@@ -1,0 +1,54 @@
+"""The `cloudrun` command: thin typer commands over `cloudrun.api`, with one error boundary (cli.common).
+
+Imports no cloud SDK; a command that needs one imports it through its provider when it runs. The commands live
+by domain: plan (size, plan), deploy (deploy, status, down, invoke, check), teardown (teardown, watch, metrics),
+credits, catalog. Command groups from elsewhere (`cloudrun sandbox`, `cloudrun azure`) are found through the
+`cloudrun.commands` entry points, each a typer app added under its entry's name.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import typer
+
+from cloudrun import __version__
+from cloudrun import provider as registry
+from cloudrun.cli.common import app, err, out
+from cloudrun.errors import CloudrunError
+
+# isort: off
+from cloudrun.cli import plan, deploy, teardown, credits, catalog  # noqa: F401, E402 - each registers its commands, in --help's order
+# isort: on
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"cloudrun {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Deploy an open LLM where it is cheapest after your free credits, and stop the meter when idle."""
+
+
+def _add_command_groups() -> None:
+    for name in registry.registry(registry.COMMANDS_GROUP):
+        try:
+            app.add_typer(registry.hook(registry.COMMANDS_GROUP, name), name=name)
+        except CloudrunError as exc:  # a plugin that cannot load costs its own commands, not the others
+            err.print(f"[yellow]warning:[/yellow] `cloudrun {name}` is unavailable: {exc}", highlight=False)
+
+
+_add_command_groups()
+
+
+def main() -> None:
+    # A short-lived process that builds many small objects (a large catalog's plan): the cyclic GC's
+    # repeated full passes cost more than they free, so run it far less often.
+    gc.freeze()
+    gc.set_threshold(200_000, 50, 100)
+    app()
