@@ -19,14 +19,13 @@ from cloudrun.deploy_plan import precheck as precheck
 from cloudrun.deploy_plan import prepare as prepare_deploy
 from cloudrun.deployer import DeployTarget
 from cloudrun.errors import Conflict, InvalidInput, NotFound
-from cloudrun.models import PROVIDERS, CheckResult, Deployment, DeploymentStatus, PlanOption
+from cloudrun.models import PROVIDERS, CheckResult, Deployment, Limits, PlanOption
 from cloudrun.planning import plan as plan
 from cloudrun.planning import resolve_grants as resolve_grants
 from cloudrun.planning import size as size
 from cloudrun.provider import Provider, ProviderLoader
 from cloudrun.state import StateStore
 from cloudrun.state import limits as limits_store
-from cloudrun.state.limits import Limits
 from cloudrun.teardown import deletion, fleet
 
 __all__ = ["DeployPlan", "check", "deploy", "down", "dry_run_requests", "invoke", "live_deployment", "plan",
@@ -113,7 +112,7 @@ def status(
 def ensure_name_free(state: StateStore, name: str) -> None:
     """Raise Conflict if a live deployment already has this name (a removed one's name may be reused)."""
     existing = state.get(name)
-    if existing is not None and existing.status not in {DeploymentStatus.deleted, DeploymentStatus.vanished}:
+    if existing is not None and existing.status.live:
         raise Conflict(f"a deployment named {name!r} already exists ({existing.status.value})",
                        hint=f"choose another --name, or remove it with `cloudrun down {name}`")  # fmt: skip
 
@@ -121,7 +120,7 @@ def ensure_name_free(state: StateStore, name: str) -> None:
 def live_deployment(state: StateStore, name: str) -> Deployment:
     """Return the recorded deployment named `name`, unless it is gone; raise NotFound otherwise."""
     row = state.get(name)
-    if row is None or row.status in {DeploymentStatus.deleted, DeploymentStatus.vanished}:
+    if row is None or row.status.gone:
         raise NotFound(f"no deployment named {name!r}", hint="`cloudrun status` lists them")
     return row
 

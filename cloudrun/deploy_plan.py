@@ -17,10 +17,8 @@ from cloudrun import provider as registry
 from cloudrun.credits import ledger
 from cloudrun.deployer import DeployTarget
 from cloudrun.errors import AuthError, InvalidInput
-from cloudrun.models import CheckResult, CreditGrant, DeploySpec, Plan, PlanOption
+from cloudrun.models import CheckResult, CreditGrant, DeploySpec, Limits, Plan, PlanOption
 from cloudrun.provider import ProviderLoader
-from cloudrun.state import limits
-from cloudrun.state.limits import Limits
 
 
 @dataclass
@@ -83,7 +81,7 @@ def prepare(
         raise InvalidInput("--cheapest chooses the instance type itself", hint="drop --instance-type or --cheapest")
     name = naming.validate(name) if name else None
     ceiling = inputs.optional_positive(max_price, "--max-price", "USD per hour")
-    auto_teardown = limits.from_flags(idle_timeout, ttl, max_spend)
+    auto_teardown = inputs.limits(idle_timeout, ttl, max_spend)
     now = now or datetime.now(timezone.utc)
     used = planning.resolve_grants(credits_file, grants, now)
     result = planning.plan(model, providers=[provider] if provider else None, regions=[region] if region else None,

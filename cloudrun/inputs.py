@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from cloudrun.errors import InvalidInput
+from cloudrun.models import Limits
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -54,3 +55,23 @@ def parse_duration(text: str) -> timedelta:
     if not match or float(match[1]) <= 0:
         raise InvalidInput(f"{text!r} is not a duration", hint="use a positive number and a unit: 90s, 30m, 8h or 2d")
     return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+def limits(
+    idle_timeout: str | timedelta | None = None,
+    ttl: str | timedelta | None = None,
+    max_spend: str | float | Decimal | None = None,
+) -> Limits:
+    """Return the limits of deploy's --idle-timeout/--ttl/--max-spend (text like 30m, 8h, 20), validated."""
+    limits = Limits(duration(idle_timeout), duration(ttl), usd(max_spend, "--max-spend"))
+    check_limits(limits)
+    return limits
+
+
+def check_limits(limits: Limits) -> None:
+    """Raise InvalidInput unless every limit set is positive."""
+    for flag, value in (("--idle-timeout", limits.idle_timeout), ("--ttl", limits.ttl)):
+        if value is not None and value <= timedelta(0):
+            raise InvalidInput(f"{flag} must be a positive duration, not {value}", hint="e.g. 30m, 8h or 2d")
+    if limits.max_spend_usd is not None and (not limits.max_spend_usd.is_finite() or limits.max_spend_usd <= 0):
+        raise InvalidInput(f"--max-spend must be a positive number of USD, not {limits.max_spend_usd}")

@@ -7,7 +7,7 @@ happen only at the edges (tables and JSON).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -232,6 +232,27 @@ class DeploymentStatus(str, Enum):
     deleted = "deleted"
     vanished = "vanished"  # the cloud no longer has it, and cloudrun did not delete it
 
+    # The groups every module asks about, defined once.
+    @property
+    def gone(self) -> bool:
+        """Deleted by cloudrun, or vanished from the cloud: final, its name may be reused."""
+        return self in (DeploymentStatus.deleted, DeploymentStatus.vanished)
+
+    @property
+    def live(self) -> bool:
+        """Anything not gone: something may exist in the cloud (an intent row too: a crash may have left it)."""
+        return not self.gone
+
+    @property
+    def billable(self) -> bool:
+        """An endpoint that bills and that teardown, watch and `down --all` remove (a failed one still bills)."""
+        return self in (DeploymentStatus.creating, DeploymentStatus.in_service, DeploymentStatus.failed)
+
+    @property
+    def running(self) -> bool:
+        """Started and not yet failed or removed: its bill is still open (a deleting one bills until it is gone)."""
+        return self in (DeploymentStatus.creating, DeploymentStatus.in_service, DeploymentStatus.deleting)
+
 
 class Deployment(_Frozen):
     """cloudrun's own record of one deployment (the state store's row)."""
@@ -263,3 +284,21 @@ class Deployment(_Frozen):
         end = self.deleted_at or now
         seconds = max(Decimal(0), Decimal((end - self.created_at).total_seconds()))
         return self.price_per_hour_usd * seconds / Decimal(3600)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When to tear one deployment down by itself: idle for, older than, or costing more than."""
+
+    idle_timeout: timedelta | None = None
+    ttl: timedelta | None = None
+    max_spend_usd: Decimal | None = None
+
+    def __bool__(self) -> bool:
+        return any(value is not None for value in (self.idle_timeout, self.ttl, self.max_spend_usd))
+
+    def describe(self) -> str:
+        """Return the limits as the flags that set them, e.g. '--idle-timeout 0:30:00 --ttl 8:00:00'."""
+        parts = [(flag, value) for flag, value in (("--idle-timeout", self.idle_timeout), ("--ttl", self.ttl),
+                 ("--max-spend", self.max_spend_usd)) if value is not None]  # fmt: skip
+        return " ".join(f"{flag} {value}" for flag, value in parts) or "none"

@@ -37,12 +37,12 @@ from cloudrun.models import (
     Endpoint,
     EndpointRef,
     EndpointState,
+    Limits,
     Precision,
 )
 from cloudrun.provider import Provider
 from cloudrun.sandbox import aws, azure_fake, vertex_fake
 from cloudrun.sandbox.moto_lifecycle import emulate_startup
-from cloudrun.state.limits import Limits
 from cloudrun.teardown.idle import Candidate, find_idle
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]

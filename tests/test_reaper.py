@@ -9,8 +9,7 @@ import pytest
 
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs import parse_duration
-from cloudrun.models import Deployment, DeploymentStatus
-from cloudrun.state.limits import Limits
+from cloudrun.models import Deployment, DeploymentStatus, Limits
 from cloudrun.teardown import idle as reaper
 from cloudrun.teardown.idle import Candidate, Policy, decide, find_idle
 

@@ -19,7 +19,6 @@ from cloudrun.credits import MICRO_USD, usable_grants
 from cloudrun.models import CreditGrant, Deployment, DeploymentStatus, Offer
 
 _SECONDS_PER_HOUR = Decimal(3600)
-RUNNING = (DeploymentStatus.creating, DeploymentStatus.in_service, DeploymentStatus.deleting)
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ def usage_of(deployment: Deployment, now: datetime) -> Usage | None:
     status = deployment.status
     if status in (DeploymentStatus.intent, DeploymentStatus.failed):
         return None
-    end = None if status in RUNNING else (deployment.deleted_at or now)
+    end = None if status.running else (deployment.deleted_at or now)
     offer = Offer(
         provider=deployment.provider, service=deployment.service, region=deployment.region,
         instance_type=deployment.instance_type, gpu_model="", gpu_count=deployment.gpu_count,

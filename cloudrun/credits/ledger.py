@@ -3,12 +3,11 @@
 Charges are never stored: they are estimated each time from cloudrun's own deployment records (price at
 launch x hours running, like `Deployment.cost_so_far`), allocated to grants by the planner's own rule
 (`cloudrun.credits.burn`). So running `credits sync` twice cannot count a charge twice: an observation only moves
-the point from which charges are estimated. Tables: see `state.m003_credit_ledger`.
+the point from which charges are estimated. Its tables are read and written by cloudrun/state/credits.py.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,12 +16,10 @@ from decimal import Decimal, InvalidOperation
 from cloudrun import paths
 from cloudrun.credits import runway
 from cloudrun.credits.runway import Balance, LedgerGrant, Observation
-from cloudrun.errors import Conflict, InvalidInput, NotFound
+from cloudrun.errors import InvalidInput, NotFound
 from cloudrun.models import PROVIDERS, CreditGrant, PlanOption
 from cloudrun.state import StateStore
-from cloudrun.state.migrations import m003_credit_ledger
-from cloudrun.timeutil import iso as _iso
-from cloudrun.timeutil import parse as _parse
+from cloudrun.state.credits import CreditTables
 from cloudrun.timeutil import utc as _utc
 
 __all__ = ["Balance", "Ledger", "LedgerGrant", "Observation", "credit_runs_out_at", "grants_for_planning"]
@@ -65,31 +62,18 @@ class Ledger:
 
     def __init__(self, store: StateStore) -> None:
         self.store = store
-        with store.transaction() as conn:  # a file migrated while m003's slot was empty lacks its tables
-            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'credit_grants'").fetchone():
-                m003_credit_ledger(conn)
+        self.tables = CreditTables(store)
 
     # --- grants -------------------------------------------------------------------------------------
 
     def add(self, grant: LedgerGrant) -> LedgerGrant:
         """Return the grant after saving it; raise Conflict if its name is taken."""
-        validate(grant)
-        with self.store.transaction() as conn:
-            if conn.execute("SELECT 1 FROM credit_grants WHERE name = ?", (grant.name,)).fetchone():
-                raise Conflict(f"a credit named {grant.name!r} is already in the ledger", hint="pass another --name")
-            conn.execute(
-                "INSERT INTO credit_grants VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (grant.id, grant.provider, grant.account, grant.name, str(grant.amount_usd), grant.currency.upper(),
-                 _iso(grant.starts_at), _iso(grant.expires_at), json.dumps(list(grant.services)),
-                 int(grant.gpu_eligible), grant.source, grant.preset, grant.notes, _iso(grant.created_at)),
-            )  # fmt: skip
+        self.tables.insert_grant(validate(grant))
         return grant
 
     def grants(self) -> list[LedgerGrant]:
         """Return every grant, soonest-expiring first."""
-        with self.store.transaction() as conn:
-            rows = conn.execute("SELECT * FROM credit_grants ORDER BY expires_at, name").fetchall()
-        return [_to_grant(dict(row)) for row in rows]
+        return self.tables.grants()
 
     def find(self, name_or_id: str) -> LedgerGrant:
         """Return the grant with that name or id; raise NotFound."""
@@ -101,30 +85,19 @@ class Ledger:
     def remove(self, name_or_id: str) -> LedgerGrant:
         """Return the removed grant; its observations go with it."""
         grant = self.find(name_or_id)
-        with self.store.transaction() as conn:
-            conn.execute("DELETE FROM credit_grants WHERE id = ?", (grant.id,))
+        self.tables.delete_grant(grant.id)
         return grant
 
     # --- observations -------------------------------------------------------------------------------
 
     def observe(self, observation: Observation) -> Observation:
         """Return the observation after saving it."""
-        o = observation
-        amount = str(o.remaining_usd) if o.remaining_usd is not None else None
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO credit_observations (grant_id, observed_at, remaining_usd, expires_at, source,"
-                " stale_reason) VALUES (?, ?, ?, ?, ?, ?)",
-                (o.grant_id, _iso(o.observed_at), amount, _iso(o.expires_at), o.source, o.stale_reason),
-            )
+        self.tables.insert_observation(observation)
         return observation
 
     def observations(self, grant_id: str | None = None) -> list[Observation]:
         """Return the observations, oldest first, of one grant or all."""
-        where, args = ("WHERE grant_id = ?", (grant_id,)) if grant_id else ("", ())
-        with self.store.transaction() as conn:
-            rows = conn.execute(f"SELECT * FROM credit_observations {where} ORDER BY observed_at, id", args).fetchall()
-        return [_to_observation(dict(row)) for row in rows]
+        return self.tables.observations(grant_id)
 
     # --- balances -----------------------------------------------------------------------------------
 
@@ -152,26 +125,16 @@ class Ledger:
         deployments = self.store.list(include_deleted=True)
         future = runway.future(grants, runway.remaining_now(grants, observations, deployments, now), deployments, now)
         runs_out = future.uncovered_from.get(name)
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO credit_runs_out (name, credit_runs_out_at, recorded_at) VALUES (?, ?, ?)",
-                (name, _iso(runs_out), _iso(now)),
-            )
+        self.tables.set_runs_out(name, runs_out, now)
         return runs_out
 
     def store_credit_runs_out(self, name: str, runs_out: datetime | None, now: datetime) -> None:
         """Store when credit stops paying for deployment `name` (as its deploy computed it from the plan's grants)."""
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO credit_runs_out (name, credit_runs_out_at, recorded_at) VALUES (?, ?, ?)",
-                (name, _iso(runs_out), _iso(_utc(now))),
-            )
+        self.tables.set_runs_out(name, runs_out, _utc(now))
 
     def credit_runs_out_at(self, name: str) -> datetime | None:
         """Return the stored moment credit stops paying for deployment `name`, or None when none is stored."""
-        with self.store.transaction() as conn:
-            row = conn.execute("SELECT credit_runs_out_at FROM credit_runs_out WHERE name = ?", (name,)).fetchone()
-        return _parse(row[0]) if row else None
+        return self.tables.runs_out_at(name)
 
 
 def new_id() -> str:
@@ -206,21 +169,3 @@ def free_placements(options: Sequence[PlanOption]) -> list[PlanOption]:
             hint="ask for fewer --hours, add credit with `cloudrun credits add`, or drop --free-only",
         )
     return free
-
-
-def _to_grant(row: dict) -> LedgerGrant:
-    row["services"] = tuple(json.loads(row["services"]))
-    row["amount_usd"] = Decimal(row["amount_usd"])
-    row["gpu_eligible"] = bool(row["gpu_eligible"])
-    for key in ("starts_at", "expires_at", "created_at"):
-        row[key] = _parse(row[key])
-    return LedgerGrant(**row)
-
-
-def _to_observation(row: dict) -> Observation:
-    amount = row["remaining_usd"]
-    return Observation(
-        grant_id=row["grant_id"], observed_at=_parse(row["observed_at"]),
-        remaining_usd=Decimal(amount) if amount is not None else None, source=row["source"],
-        expires_at=_parse(row["expires_at"]), stale_reason=row["stale_reason"],
-    )  # fmt: skip

@@ -138,7 +138,7 @@ def future(
 ) -> burn.Outcome:
     """Return the outcome of the running deployments burning what is left, from now until the last expiry."""
     as_credit = [credit(g, standing[g.id].remaining_usd, standing[g.id].expires_at) for g in grants]
-    running = [u for d in deployments if d.status in burn.RUNNING and (u := burn.usage_of(d, now)) is not None]
+    running = [u for d in deployments if d.status.running and (u := burn.usage_of(d, now)) is not None]
     end = max((c.expires_at for c in as_credit), default=now)
     return burn.simulate(as_credit, running, now, max(end, now), starts={g.id: g.starts_at for g in grants})
 

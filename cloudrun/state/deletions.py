@@ -20,12 +20,11 @@ from datetime import datetime, timedelta
 from cloudrun import timeutil
 from cloudrun.models import Deployment, DeploymentStatus
 from cloudrun.state import StateStore
-from cloudrun.teardown import idle as reaper
 
 # A delete call takes seconds to minutes (Vertex undeploys within its 15-minute operation deadline): a claim held
 # longer than this was abandoned by a process on another machine that this one cannot check.
 LEASE = timedelta(minutes=30)
-BILLABLE = frozenset(reaper.BILLABLE)  # what teardown, watch and `down --all` remove
+BILLABLE = frozenset(status for status in DeploymentStatus if status.billable)  # teardown, watch, `down --all`
 EXPLICIT = BILLABLE | {DeploymentStatus.intent}  # `down NAME` and rollback also remove a deploy cut short
 _EVENT = "INSERT INTO events (name, at, kind, detail) VALUES (?, ?, ?, ?)"
 

@@ -34,7 +34,7 @@ from cloudrun.state.file import StateError as StateError  # re-exported: callers
 from cloudrun.state.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_SECONDS = 10.0
-GONE = (DeploymentStatus.deleted, DeploymentStatus.vanished)
+GONE = tuple(status for status in DeploymentStatus if status.gone)  # for SQL filters
 
 _ADOPTED_STATUS = {
     EndpointState.creating: DeploymentStatus.creating,
@@ -222,7 +222,7 @@ class StateStore:
             current = _require(conn, name)
             deployment = _changed(current, status=status, **changes, **({stamp: at} if stamp else {}))
             _save(conn, deployment, at)
-            if status in GONE:  # a deletion asked for it is done (claims.py)
+            if status.gone:  # a deletion asked for it is done (claims.py)
                 conn.execute("DELETE FROM deletions WHERE name = ?", (name,))
             detail = f"{current.status.value} -> {status.value}" + (f": {reason}" if reason else "")
             _log(conn, name, at, status.value, detail)
@@ -249,7 +249,7 @@ def _require(conn: sqlite3.Connection, name: str) -> Deployment:
 def _take_name(conn: sqlite3.Connection, name: str) -> bool:
     """Return whether the name belonged to a removed (deleted/vanished) row; raise Conflict if it is live."""
     current = _get(conn, name)
-    if current is not None and current.status not in GONE:
+    if current is not None and current.status.live:
         raise Conflict(
             f"a deployment named {name!r} already exists ({current.status.value})",
             hint=f"choose another --name, or remove it with `cloudrun down {name}`",

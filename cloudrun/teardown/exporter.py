@@ -60,7 +60,7 @@ class CloudrunCollector:
 
         now = self._clock()
         with self._open_state() as state:
-            rows = [row for row in state.list() if row.status in reaper.BILLABLE]
+            rows = [row for row in state.list() if row.status.billable]
             caps = limits.all_limits(state)
             month = reaper.month_to_date_usd(state.list(include_deleted=True), now)
             balances = _ledger_balances(state, now)

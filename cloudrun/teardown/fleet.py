@@ -17,11 +17,7 @@ from cloudrun.models import SERVICES, Deployment, DeploymentStatus, Endpoint, En
 from cloudrun.provider import Provider, ProviderLoader
 from cloudrun.state import StateStore
 
-_LIVE = {DeploymentStatus.intent, DeploymentStatus.creating, DeploymentStatus.in_service,
-         DeploymentStatus.failed, DeploymentStatus.deleting}  # fmt: skip
-
-
-_RUNNING = {DeploymentStatus.creating, DeploymentStatus.in_service}
+_STARTED = {DeploymentStatus.creating, DeploymentStatus.in_service}  # a cloud failure is news only for these
 
 
 @dataclass
@@ -51,7 +47,7 @@ def reconcile(
         for name, endpoint in seen.items():
             _match(state, rows.get(name), endpoint, provider_name, report, now)
         for row in rows.values():
-            if row.provider == provider_name and row.name not in seen and row.status in _LIVE:
+            if row.provider == provider_name and row.name not in seen and row.status.live:
                 _missing(state, provider, row, report, now)
     return report
 
@@ -68,7 +64,7 @@ def _match(state: StateStore, row: Deployment | None, endpoint: Endpoint, provid
     if row.status is DeploymentStatus.creating and endpoint.state is EndpointState.in_service:
         state.mark_ready(row.name, now)
         report.updated.append(row.name)
-    elif endpoint.state is EndpointState.failed and row.status in _RUNNING:
+    elif endpoint.state is EndpointState.failed and row.status in _STARTED:
         state.mark_failed(row.name, endpoint.failure_reason or "failed", now)
         report.updated.append(row.name)
 

@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from cloudrun.models import Deployment, DeploymentStatus
-from cloudrun.state.limits import Limits
+from cloudrun.models import Deployment, DeploymentStatus, Limits
 
 KEEP, DELETE = "keep", "delete"
-BILLABLE = (DeploymentStatus.creating, DeploymentStatus.in_service, DeploymentStatus.failed)
 
 
 def show(duration: timedelta) -> str:
@@ -143,7 +141,7 @@ def budget_guard(
     credit_runs_out: Mapping[str, datetime | None] | None = None,
 ) -> dict[str, Decision]:
     """Return the delete decisions of the budget guard (TTL, credit, per-deployment cap, monthly cap), by name."""
-    billable = [c for c in endpoints if c.status in BILLABLE]
+    billable = [c for c in endpoints if c.status.billable]
     hours_to_next = Decimal(int(policy.interval.total_seconds())) / Decimal(3600)
     decisions: dict[str, Decision] = {}
     for candidate in billable:

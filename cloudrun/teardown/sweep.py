@@ -55,9 +55,9 @@ def check(
     unfinished = _unfinished(state, rows, now)  # deletions asked before and not done: retried whatever the rules say
     stored = limits.all_limits(state)
     candidates = [Candidate.of(row, stored.get(row.name), now) for row in rows
-                  if row.status in reaper.BILLABLE and row.name not in unfinished]  # fmt: skip
+                  if row.status.billable and row.name not in unfinished]  # fmt: skip
     for row in rows:
-        if row.status not in reaper.BILLABLE and row.name not in unfinished:
+        if not row.status.billable and row.name not in unfinished:
             report.kept.append(outcome(row, _why_not_billable(row, state, now)))
     counts = _invocations(candidates, rows, load_provider, now, policy)
     month = reaper.month_to_date_usd(state.list(include_deleted=True), now)
@@ -88,7 +88,7 @@ def _unfinished(state: StateStore, rows: Sequence[Deployment], now: datetime) ->
         if row.status is DeploymentStatus.deleting and (request is None or request.stale(now)):
             asked = request.reason if request else "a deletion"
             found[row.name] = f"finishing {asked!r}, which stopped part-way"
-        elif request is not None and row.status in reaper.BILLABLE:
+        elif request is not None and row.status.billable:
             found[row.name] = f"retrying {request.reason!r}, which failed: {request.last_error or 'unknown error'}"
     return found
 
@@ -191,9 +191,9 @@ def down_all(
     report = TeardownReport(dry_run=dry_run)
     rows = _reconciled_rows(state, load_provider, providers, regions, now, report)
     unfinished = _unfinished(state, rows, now)
-    doomed = [(row, "cloudrun down --all") for row in rows if row.status in reaper.BILLABLE or row.name in unfinished]
+    doomed = [(row, "cloudrun down --all") for row in rows if row.status.billable or row.name in unfinished]
     report.kept += [outcome(row, _why_not_billable(row, state, now)) for row in rows
-                    if row.status not in reaper.BILLABLE and row.name not in unfinished]  # fmt: skip
+                    if not row.status.billable and row.name not in unfinished]  # fmt: skip
     if dry_run:
         report.deleted += [outcome(row, "would delete: cloudrun down --all") for row, _ in doomed]
         return report
