@@ -17,8 +17,8 @@ from pathlib import Path
 
 import typer
 
-from cloudrun.cli.common import DryRunOpt, YesOpt, confirm, errors_to_exit, out
 from cloudrun.errors import CloudrunError, InvalidInput
+from cloudrun.terminal import DryRunOpt, YesOpt, confirm, errors_to_exit, out
 
 azure_app = typer.Typer(help="Azure ML helpers: the vLLM wrapper image its deployments need.", no_args_is_help=True)
 

@@ -75,12 +75,8 @@ _ERRORS: dict[str, type[CloudrunError]] = {
 }
 # Codes Azure overloads: only the message tells quota or capacity from plain bad input or a conflict.
 _QUOTA_MARKERS = ("quota",)
-_CAPACITY_MARKERS = (
-    "not enough capacity",
-    "outofcapacity",
-    "skunotavailable",
-    "lack of azure machine learning capacity",
-)
+_CAPACITY_MARKERS = ("not enough capacity", "outofcapacity", "skunotavailable",
+                     "lack of azure machine learning capacity")  # fmt: skip
 _BY_STATUS = {429: RateLimited, 401: AuthError, 403: AuthError, 404: NotFound, 409: Conflict, 400: InvalidInput}
 QUOTA_HINT = quota_hint(
     "request more vCPUs for this VM family in Azure ML (portal: Quotas; Free Trial subscriptions must upgrade first)",

@@ -1,4 +1,4 @@
-"""The `cloudrun` command: thin typer commands over `cloudrun.api`, with one error boundary (cli.common).
+"""The `cloudrun` command: thin typer commands over `cloudrun.api`, with one error boundary (cloudrun.terminal).
 
 Imports no cloud SDK; a command that needs one imports it through its provider when it runs. The commands live
 by domain: plan (size, plan), deploy (deploy, status, down, invoke, check), teardown (teardown, watch, metrics),
@@ -14,8 +14,8 @@ import typer
 
 from cloudrun import __version__
 from cloudrun import provider as registry
-from cloudrun.cli.common import app, err, out
 from cloudrun.errors import CloudrunError
+from cloudrun.terminal import app, err, out
 
 # isort: off
 from cloudrun.cli import plan, deploy, teardown, credits, catalog  # noqa: F401, E402 - each registers its commands, in --help's order

@@ -12,8 +12,8 @@ import typer
 from rich.table import Table
 
 from cloudrun import catalog
-from cloudrun.cli.common import JsonOpt, app, err, errors_to_exit, out, print_json, split_values
 from cloudrun.models import Offer
+from cloudrun.terminal import JsonOpt, app, err, errors_to_exit, out, print_json, split_values
 
 catalog_app = typer.Typer(help="The price catalog: refresh it from the providers' price APIs, show it.")
 app.add_typer(catalog_app, name="catalog")

@@ -7,7 +7,14 @@ from datetime import datetime, timezone
 import typer
 
 from cloudrun.cli import render_credits
-from cloudrun.cli.common import (
+from cloudrun.credits import parse_time
+from cloudrun.credits import presets as credit_presets
+from cloudrun.credits import sync as credit_sync
+from cloudrun.credits.ledger import Ledger, LedgerGrant, new_id, to_amount, validate
+from cloudrun.errors import InvalidInput
+from cloudrun.models import PROVIDERS, SERVICES
+from cloudrun.state import StateStore
+from cloudrun.terminal import (
     JsonOpt,
     SandboxOpt,
     YesOpt,
@@ -19,13 +26,6 @@ from cloudrun.cli.common import (
     print_json,
     split_values,
 )
-from cloudrun.credits import parse_time
-from cloudrun.credits import presets as credit_presets
-from cloudrun.credits import sync as credit_sync
-from cloudrun.credits.ledger import Ledger, LedgerGrant, new_id, to_amount, validate
-from cloudrun.errors import InvalidInput
-from cloudrun.models import PROVIDERS, SERVICES
-from cloudrun.state import StateStore
 
 credits_app = typer.Typer(
     help="Free credit you hold: what is left, when it expires, whether it pays for GPUs, burn and runway.",

@@ -13,7 +13,11 @@ from rich.console import Console
 
 from cloudrun import api
 from cloudrun.cli import render_deploy
-from cloudrun.cli.common import (
+from cloudrun.deployer import DeployInterrupted, WaitPolicy
+from cloudrun.errors import InvalidInput
+from cloudrun.models import PlanOption, Precision
+from cloudrun.state import StateStore
+from cloudrun.terminal import (
     DryRunOpt,
     JsonOpt,
     SandboxOpt,
@@ -27,10 +31,6 @@ from cloudrun.cli.common import (
     print_json,
     split_values,
 )
-from cloudrun.deployer import DeployInterrupted, WaitPolicy
-from cloudrun.errors import InvalidInput
-from cloudrun.models import PlanOption, Precision
-from cloudrun.state import StateStore
 
 
 def _loader(

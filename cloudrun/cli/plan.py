@@ -9,8 +9,8 @@ import typer
 
 from cloudrun import api
 from cloudrun.cli import render
-from cloudrun.cli.common import JsonOpt, app, errors_to_exit, out, print_json, split_values
 from cloudrun.models import Precision
+from cloudrun.terminal import JsonOpt, app, errors_to_exit, out, print_json, split_values
 
 ModelArg = typer.Argument(None, help="Hugging Face model id, e.g. deepseek-ai/deepseek-llm-67b-chat.")
 PrecisionOpt = typer.Option(None, "--precision", help="bf16, fp8, int8 or int4 (default: the model's own).")

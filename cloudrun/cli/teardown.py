@@ -11,7 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from cloudrun import api, teardown
-from cloudrun.cli.common import (
+from cloudrun.errors import InvalidInput
+from cloudrun.inputs import parse_duration, usd
+from cloudrun.state import StateStore
+from cloudrun.teardown.idle import Policy
+from cloudrun.terminal import (
     DryRunOpt,
     JsonOpt,
     SandboxOpt,
@@ -24,10 +28,6 @@ from cloudrun.cli.common import (
     print_json,
     split_values,
 )
-from cloudrun.errors import InvalidInput
-from cloudrun.inputs import parse_duration, usd
-from cloudrun.state import StateStore
-from cloudrun.teardown.idle import Policy
 
 ProviderOpt = typer.Option(None, "--provider", help="Only these providers: aws, gcp, azure (repeatable).")
 WorkersOpt = typer.Option(teardown.DEFAULT_WORKERS, "--concurrency", help="Deletions at once.", min=1)

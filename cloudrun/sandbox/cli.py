@@ -10,8 +10,8 @@ import time
 
 import typer
 
-from cloudrun.cli.common import errors_to_exit, out
 from cloudrun.errors import CloudrunError
+from cloudrun.terminal import errors_to_exit, out
 
 sandbox_app = typer.Typer(help="Local emulated clouds: deploy, call and remove endpoints with no account, no spend.",
                           no_args_is_help=True)  # fmt: skip

@@ -1,4 +1,6 @@
-"""What every `cloudrun` command shares: the typer app, the consoles, the error boundary, JSON output."""
+"""What every `cloudrun` command shares, the core's and the plugins' (sandbox, azure): the typer app, the consoles, the
+error boundary, JSON output, the common options. Outside the cli package, so a plugin importing it never triggers
+the command registration that imports the plugin (cloudrun/cli/__init__.py)."""
 
 from __future__ import annotations
 
