@@ -8,11 +8,17 @@ and the price gate included); `status`, `invoke`, `down`, `check`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
-from cloudrun import credits, deployer, scheduler
+from cloudrun import credits as credit_rules
+from cloudrun import deployer, inputs, scheduler
 from cloudrun import provider as registry
-from cloudrun.credits import ledger
+from cloudrun.credits import presets
+from cloudrun.credits import sync as credit_sync
+from cloudrun.credits.ledger import Balance, Ledger, LedgerGrant
+from cloudrun.credits.sync import SyncResult
 from cloudrun.deploy_plan import DeployPlan as DeployPlan
 from cloudrun.deploy_plan import dry_run_requests as dry_run_requests
 from cloudrun.deploy_plan import precheck as precheck
@@ -26,10 +32,12 @@ from cloudrun.planning import size as size
 from cloudrun.provider import Provider, ProviderLoader
 from cloudrun.state import StateStore
 from cloudrun.state import limits as limits_store
-from cloudrun.teardown import deletion, fleet
+from cloudrun.teardown import deletion, fleet, sweep
+from cloudrun.teardown.idle import Policy
 
-__all__ = ["DeployPlan", "check", "deploy", "down", "dry_run_requests", "invoke", "live_deployment", "plan",
-           "precheck", "prepare_deploy", "provider_loader", "resolve_grants", "size", "status"]  # fmt: skip
+__all__ = ["DeployPlan", "add_credit", "check", "credits", "deploy", "down", "down_all", "dry_run_requests", "invoke",
+           "live_deployment", "plan", "precheck", "prepare_deploy", "provider_loader", "remove_credit",
+           "resolve_grants", "size", "status", "sync_credits", "teardown", "watch_policy"]  # fmt: skip
 
 Confirm = Callable[[DeployPlan, list[tuple[str, str]]], None]
 """(plan, skipped placements as (where, why)) -> None: shows the plan and raises (or exits) unless the user agrees."""
@@ -83,8 +91,8 @@ def deploy(
                            if _ranked_before(t, result.option)]  # fmt: skip
     if deploy_plan.free_only and result.option is not None:
         chosen, start = result.option, result.deployment.created_at
-        runs_out = credits.paid_until(chosen.price_per_hour_usd, deploy_plan.grants, chosen.offer, start)
-        ledger.Ledger(state).store_credit_runs_out(result.deployment.name, runs_out, start)
+        runs_out = credit_rules.paid_until(chosen.price_per_hour_usd, deploy_plan.grants, chosen.offer, start)
+        Ledger(state).store_credit_runs_out(result.deployment.name, runs_out, start)
     return result
 
 
@@ -159,3 +167,92 @@ def check(names: Sequence[str] = PROVIDERS) -> list[CheckResult]:
             results.append(CheckResult(provider=name, sdk_installed=not installed, credentials_ok=False,
                                        detail=exc.message, hint=exc.hint))  # fmt: skip
     return results
+
+
+# --- Stopping the meter ----------------------------------------------------------------------------------
+
+
+def watch_policy(
+    idle: str | None = None,
+    interval: str = "5m",
+    max_spend: str | Decimal | None = None,
+    monthly_cap: str | Decimal | None = None,
+) -> Policy:
+    """Return the teardown policy of `teardown --idle` / `watch`'s flags (text like 30m, 5m, 50), checked."""
+    return Policy(idle_for=inputs.duration(idle), interval=inputs.duration(interval) or Policy().interval,
+                  max_spend_usd=inputs.usd(max_spend, "--max-spend"),
+                  monthly_cap_usd=inputs.usd(monthly_cap, "--monthly-cap"))  # fmt: skip
+
+
+def teardown(
+    state: StateStore,
+    load_provider: ProviderLoader,
+    policy: Policy,
+    *,
+    providers: Sequence[str] | None = None,
+    dry_run: bool = False,
+    max_workers: int = sweep.DEFAULT_WORKERS,
+) -> sweep.TeardownReport:
+    """Return what one check removed, kept (and why) or failed: idle endpoints, each deployment's limits, the caps.
+
+    Deletes through the same claimed path as `down`; an endpoint whose use cannot be read is kept.
+    """
+    return sweep.check(state, load_provider, policy, providers=providers, dry_run=dry_run, max_workers=max_workers)
+
+
+def down_all(
+    state: StateStore,
+    load_provider: ProviderLoader,
+    *,
+    providers: Sequence[str] | None = None,
+    dry_run: bool = False,
+    max_workers: int = sweep.DEFAULT_WORKERS,
+) -> sweep.TeardownReport:
+    """Return the report of removing every deployment (orphans in the clouds too), concurrently: the panic button."""
+    return sweep.down_all(state, load_provider, providers=providers, dry_run=dry_run, max_workers=max_workers)
+
+
+# --- Credits ----------------------------------------------------------------------------------------------
+
+
+def credits(state: StateStore, now: datetime | None = None) -> list[Balance]:
+    """Return every credit's balance, burn and runway at `now`."""
+    return Ledger(state).balances(now or datetime.now(timezone.utc))
+
+
+def add_credit(state: StateStore, *, now: datetime | None = None, **flags: Any) -> LedgerGrant:
+    """Return the credit saved from `credits add`'s flags (presets.grant_from_flags); Conflict on a taken name."""
+    grant = presets.grant_from_flags(now=now or datetime.now(timezone.utc), **flags)
+    return Ledger(state).add(grant)
+
+
+def remove_credit(
+    state: StateStore, name_or_id: str, confirm: Callable[[LedgerGrant], None] | None = None
+) -> LedgerGrant:
+    """Return the credit removed (with its observations) once `confirm(grant)` returned; NotFound if there is none."""
+    ledger = Ledger(state)
+    grant = ledger.find(name_or_id)
+    if confirm is not None:
+        confirm(grant)
+    return ledger.remove(grant.id)
+
+
+def sync_credits(
+    state: StateStore,
+    *,
+    providers: Sequence[str] | None = None,
+    cost_explorer: bool = False,
+    billing_profile: str | None = None,
+    now: datetime | None = None,
+) -> tuple[list[SyncResult], list[Balance]]:
+    """Return what each cloud's live balance said, and the balances after it (a failed read is stale: the ledger's
+    value is kept)."""
+    chosen = list(providers or PROVIDERS)
+    unknown = sorted(set(chosen) - set(PROVIDERS))
+    if unknown:
+        raise InvalidInput(f"--provider {', '.join(unknown)}: choose from {', '.join(PROVIDERS)}")
+    now = now or datetime.now(timezone.utc)
+    book = Ledger(state)
+    results = credit_sync.sync(book, now, providers=chosen, cost_explorer=cost_explorer,
+                               azure_billing_profile=billing_profile)  # fmt: skip
+    return results, book.balances(now)

@@ -6,13 +6,10 @@ from datetime import datetime, timezone
 
 import typer
 
+from cloudrun import api
 from cloudrun.cli import render_credits
-from cloudrun.credits import parse_time
-from cloudrun.credits import presets as credit_presets
 from cloudrun.credits import sync as credit_sync
-from cloudrun.credits.ledger import Ledger, LedgerGrant, new_id, to_amount, validate
-from cloudrun.errors import InvalidInput
-from cloudrun.models import PROVIDERS, SERVICES
+from cloudrun.credits.ledger import LedgerGrant
 from cloudrun.state import StateStore
 from cloudrun.terminal import (
     JsonOpt,
@@ -42,7 +39,7 @@ def _now() -> datetime:
 def _show(as_json: bool) -> None:
     now = _now()
     with StateStore() as store:
-        balances = Ledger(store).balances(now)
+        balances = api.credits(store, now)
     if as_json:
         print_json(render_credits.ledger_json(balances, now))
     else:
@@ -80,51 +77,15 @@ def add(
 ) -> None:
     """Add a credit, from a --preset or by hand (--provider, --amount, --expires)."""
     enter_sandbox(sandbox)
-    now = _now()
-    fields = {
-        "amount_usd": to_amount(amount) if amount is not None else None,
-        "starts_at": parse_time(starts, "--starts") if starts else None,
-        "expires_at": parse_time(expires, "--expires") if expires else None,
-    }
-    if preset:
-        if provider or services:
-            raise InvalidInput("--preset sets the provider and services", hint="drop --provider/--services")
-        grant = credit_presets.build(credit_presets.get(preset), now=now, upgraded=upgraded, gpu_eligible=gpu_eligible,
-                                     name=name, account=account, currency=currency, **fields)  # fmt: skip
-    else:
-        grant = _manual(provider, split_values(services), gpu_eligible, upgraded, name, account, currency, now, fields)
     with StateStore() as store:
-        Ledger(store).add(grant)
+        grant = api.add_credit(store, preset=preset, provider=provider, amount=amount, currency=currency,
+                               expires=expires, starts=starts, services=split_values(services),
+                               gpu_eligible=gpu_eligible, upgraded=upgraded, name=name, account=account)  # fmt: skip
     if as_json:
         print_json(grant.model_dump(mode="json"))
     else:
         out.print(f"added {grant.name} ({grant.id}): ${grant.amount_usd:,.2f} {grant.provider} until "
                   f"{grant.expires_at:%Y-%m-%d}; {render_credits.gpu_note(grant)}", highlight=False)  # fmt: skip
-
-
-def _manual(
-    provider: str | None,
-    services: list[str] | None,
-    gpu_eligible: bool,
-    upgraded: bool,
-    name: str | None,
-    account: str,
-    currency: str,
-    now: datetime,
-    fields: dict,
-) -> LedgerGrant:
-    if provider not in PROVIDERS:
-        raise InvalidInput("--provider aws, gcp or azure is needed without --preset", hint="or use --preset")
-    if fields["amount_usd"] is None or fields["expires_at"] is None:
-        raise InvalidInput("--amount and --expires are needed without --preset")
-    if upgraded:
-        raise InvalidInput("--upgraded applies to trial presets", hint="say --gpu-eligible if it pays for GPUs")
-    return validate(LedgerGrant(
-        id=new_id(), provider=provider, account=account, name=name or f"{provider}-credit-{now:%Y%m%d}",
-        amount_usd=fields["amount_usd"], currency=currency, starts_at=fields["starts_at"] or now,
-        expires_at=fields["expires_at"], services=tuple(services or (SERVICES[provider],)),
-        gpu_eligible=gpu_eligible, source="manual", created_at=now,
-    ))  # fmt: skip
 
 
 @credits_app.command("remove")
@@ -136,11 +97,12 @@ def remove(
 ) -> None:
     """Remove a credit and its balance observations from the ledger."""
     enter_sandbox(sandbox)
-    with StateStore() as store:
-        ledger = Ledger(store)
-        grant = ledger.find(name_or_id)
+
+    def ask(grant: LedgerGrant) -> None:
         confirm(f"Remove credit {grant.name} (${grant.amount_usd:,.2f} {grant.provider}) from the ledger?", yes=yes)
-        ledger.remove(grant.id)
+
+    with StateStore() as store:
+        grant = api.remove_credit(store, name_or_id, confirm=ask)
     out.print(f"removed {grant.name} ({grant.id})", highlight=False)
 
 
@@ -159,16 +121,10 @@ def sync(
 ) -> None:
     """Read live balances where the cloud tells them; a failed read keeps the ledger value, marked stale."""
     enter_sandbox(sandbox)
-    providers = split_values(provider) or list(PROVIDERS)
-    unknown = sorted(set(providers) - set(PROVIDERS))
-    if unknown:
-        raise InvalidInput(f"--provider {', '.join(unknown)}: choose from {', '.join(PROVIDERS)}")
     now = _now()
     with StateStore() as store:
-        ledger = Ledger(store)
-        results = credit_sync.sync(ledger, now, providers=providers, cost_explorer=cost_explorer,
-                                   azure_billing_profile=billing_profile)  # fmt: skip
-        balances = ledger.balances(now)
+        results, balances = api.sync_credits(store, providers=split_values(provider), cost_explorer=cost_explorer,
+                                             billing_profile=billing_profile, now=now)  # fmt: skip
     if as_json:
         print_json({"sync": render_credits.sync_json(results), **render_credits.ledger_json(balances, now)})
         return

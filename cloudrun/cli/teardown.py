@@ -12,7 +12,7 @@ from rich.table import Table
 
 from cloudrun import api, teardown
 from cloudrun.errors import InvalidInput
-from cloudrun.inputs import parse_duration, usd
+from cloudrun.inputs import parse_duration
 from cloudrun.state import StateStore
 from cloudrun.teardown.idle import Policy
 from cloudrun.terminal import (
@@ -85,8 +85,8 @@ def teardown_command(
     if not dry_run:
         confirm(f"Remove every endpoint idle for {idle} or more?", yes=yes)
     with StateStore() as state:
-        report = teardown.check(state, api.provider_loader(), policy, providers=split_values(provider),
-                                dry_run=dry_run, max_workers=workers)  # fmt: skip
+        report = api.teardown(state, api.provider_loader(), policy, providers=split_values(provider),
+                              dry_run=dry_run, max_workers=workers)  # fmt: skip
     print_json(report.to_json()) if as_json else print_report(out, report)
     exit_code(report)
 
@@ -106,18 +106,13 @@ def watch(
 ) -> None:
     """Autostop: enforce --idle, each deployment's --idle-timeout/--ttl/--max-spend, credit run-out and caps."""
     enter_sandbox(sandbox)
-    policy = Policy(
-        idle_for=parse_duration(idle) if idle else None,
-        interval=parse_duration(interval),
-        max_spend_usd=usd(max_spend, "--max-spend"),
-        monthly_cap_usd=usd(monthly_cap, "--monthly-cap"),
-    )
+    policy = api.watch_policy(idle, interval, max_spend, monthly_cap)
     _log_to_stderr()
     load = api.provider_loader()
 
     def run_check() -> teardown.TeardownReport:
         with StateStore() as state:
-            return teardown.check(state, load, policy, providers=split_values(provider), max_workers=workers)
+            return api.teardown(state, load, policy, providers=split_values(provider), max_workers=workers)
 
     def show(report: teardown.TeardownReport) -> None:
         if as_json:
@@ -170,7 +165,6 @@ def down_all(providers: list[str] | None, *, yes: bool, dry_run: bool, as_json: 
     if not dry_run:
         confirm(f"Remove EVERY cloudrun deployment{' on ' + ', '.join(chosen) if chosen else ''}?", yes=yes)
     with StateStore() as state:
-        report = teardown.down_all(state, api.provider_loader(), providers=chosen, dry_run=dry_run,
-                                   max_workers=workers)  # fmt: skip
+        report = api.down_all(state, api.provider_loader(), providers=chosen, dry_run=dry_run, max_workers=workers)
     print_json(report.to_json()) if as_json else print_report(out, report)
     exit_code(report)

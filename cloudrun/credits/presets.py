@@ -8,13 +8,15 @@ the preset takes the cautious side and `--upgraded` / `--gpu-eligible` let the u
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from cloudrun.credits.ledger import LedgerGrant, new_id, validate
+from cloudrun.credits.ledger import LedgerGrant, new_id, to_amount, validate
+from cloudrun.credits.rules import parse_time
 from cloudrun.errors import InvalidInput
-from cloudrun.models import SERVICES
+from cloudrun.models import PROVIDERS, SERVICES
 
 
 @dataclass(frozen=True)
@@ -161,3 +163,44 @@ def _gpu(preset: Preset, upgraded: bool, gpu_eligible: bool) -> bool:
         hint = "add it with --preset aws-paid-plan" if preset.name == "aws-free-plan" else "use --gpu-eligible"
         raise InvalidInput(f"--upgraded does not apply to {preset.title}", hint=hint)
     return preset.gpu_eligible or gpu_eligible
+
+
+def grant_from_flags(
+    *,
+    now: datetime,
+    preset: str | None = None,
+    provider: str | None = None,
+    amount: str | Decimal | None = None,
+    currency: str = "USD",
+    expires: str | None = None,
+    starts: str | None = None,
+    services: Sequence[str] | None = None,
+    gpu_eligible: bool = False,
+    upgraded: bool = False,
+    name: str | None = None,
+    account: str = "default",
+) -> LedgerGrant:
+    """Return the grant `credits add` describes: from a --preset's rules, or by hand (--provider, --amount,
+    --expires); every value checked, nothing saved."""
+    fields = {
+        "amount_usd": to_amount(amount) if amount is not None else None,
+        "starts_at": parse_time(starts, "--starts") if starts else None,
+        "expires_at": parse_time(expires, "--expires") if expires else None,
+    }
+    if preset:
+        if provider or services:
+            raise InvalidInput("--preset sets the provider and services", hint="drop --provider/--services")
+        return build(get(preset), now=now, upgraded=upgraded, gpu_eligible=gpu_eligible, name=name, account=account,
+                     currency=currency, **fields)  # fmt: skip
+    if provider not in PROVIDERS:
+        raise InvalidInput("--provider aws, gcp or azure is needed without --preset", hint="or use --preset")
+    if fields["amount_usd"] is None or fields["expires_at"] is None:
+        raise InvalidInput("--amount and --expires are needed without --preset")
+    if upgraded:
+        raise InvalidInput("--upgraded applies to trial presets", hint="say --gpu-eligible if it pays for GPUs")
+    return validate(LedgerGrant(
+        id=new_id(), provider=provider, account=account, name=name or f"{provider}-credit-{now:%Y%m%d}",
+        amount_usd=fields["amount_usd"], currency=currency, starts_at=fields["starts_at"] or now,
+        expires_at=fields["expires_at"], services=tuple(services or (SERVICES[provider],)),
+        gpu_eligible=gpu_eligible, source="manual", created_at=now,
+    ))  # fmt: skip
