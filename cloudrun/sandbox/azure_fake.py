@@ -3,7 +3,8 @@
 azure-ai-ml's MLClient reaches it through a custom cloud (`CLOUDRUN_AZURE_ARM_ENDPOINT`, see
 cloudrun.providers.azure_client). Writes must be https: azure-core refuses to send a bearer token over
 plain http, so the server makes a throw-away self-signed certificate at start and callers trust it through
-REQUESTS_CA_BUNDLE. The routes and their strictness live in azure_fake_arm.py and azure_fake_routes.py.
+REQUESTS_CA_BUNDLE. The routes and their strictness live in azure_fake_arm.py and azure_fake_routes.py, the
+state they work on in azure_fake_state.py.
 
     sandbox = start(provision_delay_s=2.0)
     os.environ.update(environment(sandbox))   # then `cloudrun deploy ... --provider azure`
@@ -15,17 +16,15 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import json
 import shutil
 import ssl
 import tempfile
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cloudrun.loopback import require_loopback
 from cloudrun.sandbox.azure_fake_arm import FakeArm
+from cloudrun.sandbox.http_fake import JsonHandler, RunningServer, start_server
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000c10d"
 RESOURCE_GROUP = "cloudrun-sandbox"
@@ -35,18 +34,16 @@ SANDBOX_IMAGE = "cloudrunsandbox.azurecr.io/cloudrun/vllm-wrapper:v0.11.0"
 
 
 @dataclass
-class AzureSandbox:
+class AzureSandbox(RunningServer):
     """A running fake ARM server; `arm` holds its state and fault queues; `stop()` ends it."""
 
     url: str
     ca_file: str
     arm: FakeArm
-    server: ThreadingHTTPServer
     cert_dir: str
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().stop()
         shutil.rmtree(self.cert_dir, ignore_errors=True)
 
 
@@ -64,14 +61,14 @@ def start(port: int = 0, provision_delay_s: float = 0.0, *, location: str = LOCA
         location=location,
         provision_delay_s=provision_delay_s,
     )
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(arm))
-    server.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert_file), str(key_file))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    arm.base_url = f"https://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, name="cloudrun-azure-fake", daemon=True).start()
-    return AzureSandbox(url=arm.base_url, ca_file=str(cert_file), arm=arm, server=server, cert_dir=cert_dir)
+    with arm._lock:  # no request is answered before the fake knows its own URL
+        server, thread = start_server(_handler(arm), port, "cloudrun-azure-fake", tls=context)
+        arm.base_url = f"https://127.0.0.1:{server.server_address[1]}"
+    return AzureSandbox(
+        url=arm.base_url, ca_file=str(cert_file), arm=arm, server=server, cert_dir=cert_dir, thread=thread
+    )
 
 
 def environment(sandbox: AzureSandbox) -> dict[str, str]:
@@ -89,29 +86,17 @@ def environment(sandbox: AzureSandbox) -> dict[str, str]:
     }
 
 
-def _handler(arm: FakeArm) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(arm: FakeArm) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self.read_body()
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, extra, document = arm.handle(self.command, self.path, headers, body)
-            payload = b"" if document is None else json.dumps(document).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("x-ms-request-id", "cloudrun-sandbox")
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
+            self.send_json(status, document, {"x-ms-request-id": "cloudrun-sandbox", **extra})
 
         do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _serve  # noqa: N815 - http.server's naming
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep the terminal quiet
-            pass
 
     return Handler
 

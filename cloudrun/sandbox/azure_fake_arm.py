@@ -1,12 +1,10 @@
-"""The state and workspace routes of the fake Azure ML ARM API (see azure_fake.py for the server around it;
-scoring, metrics and usages are answered in azure_fake_routes.py).
+"""The fake Azure ML ARM API's request handling and workspace routes, on its state (azure_fake_state.py; see
+azure_fake.py for the server around it; scoring, metrics and usages are answered in azure_fake_routes.py).
 
 Strict where the real API is strict, so a test against it fails for the reasons production would:
 endpoint and deployment names (3-32 letters, digits and '-', starting with a letter), traffic only to
 existing deployments summing to 100 (or 0), a bearer token on every ARM call, the endpoint key on scoring.
 PUT is an upsert, as on ARM: a create never conflicts, so callers must check existence themselves.
-Long-running operations answer with an Azure-AsyncOperation header whose status is InProgress until
-`provision_delay_s` has passed, then Succeeded (or Failed, for an injected fault).
 """
 
 from __future__ import annotations
@@ -14,16 +12,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import threading
-import time
-import uuid
-from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from cloudrun.sandbox import azure_fake_routes, fake_vllm
 from cloudrun.sandbox.azure_fake_routes import CANNED_REPLY as CANNED_REPLY  # re-exported: tests import it here
+from cloudrun.sandbox.azure_fake_state import ArmState, Reply, arm_error
+from cloudrun.sandbox.http_fake import Routes
 
 WORKSPACE_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
@@ -34,80 +30,10 @@ USAGES_PATH = re.compile(
     r"^/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices/locations/(?P<loc>[^/]+)/usages$", re.I
 )
 NAME_RULE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
-# Usage row name -> (current vCPUs, limit vCPUs): a pay-as-you-go account with some GPU quota granted. Named as the
-# usages API names them, "<family> Family Cluster Dedicated vCPUs" (azure-rest-api-specs 2024-04-01 Usage/list.json;
-# "Standard NCASv3_T4 Family Cluster Dedicated vCPUs" as `az ml compute list-usage` shows it), not as the SKU list
-# spells the family ("standard NCASv3_T4 Family"): the adapter must match them with spaces and case ignored.
-DEFAULT_USAGES = {
-    "Standard NCADSA100v4 Family Cluster Dedicated vCPUs": (0, 96),
-    "Standard NCadsH100v5 Family Cluster Dedicated vCPUs": (0, 0),
-    "Standard NCASv3_T4 Family Cluster Dedicated vCPUs": (0, 64),
-    "Standard NCSv3 Family Cluster Dedicated vCPUs": (0, 24),
-    "Standard NDAMSv4_A100 Family Cluster Dedicated vCPUs": (0, 0),
-    "Standard NVADSA10v5 Family Cluster Dedicated vCPUs": (0, 36),
-}
-
-Reply = tuple[int, dict[str, str], Any]
-"""(HTTP status, extra headers, JSON body or None)"""
 
 
-def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
-    return status, headers or {}, {"error": {"code": code, "message": message}}
-
-
-@dataclass
-class Operation:
-    ready_at: float
-    error: dict[str, str] | None = None
-
-
-@dataclass
-class Faults:
-    """Faults the next matching requests meet (tests and the demo queue them)."""
-
-    readiness_logs: deque[str] = field(default_factory=deque)  # next deployment fails its readiness probe
-    deployment_errors: deque[tuple[int, str, str]] = field(default_factory=deque)  # (status, code, message) on PUT
-    throttles: deque[float] = field(default_factory=deque)  # next ARM requests answer 429 with this Retry-After
-    metrics: deque[tuple[int, Any]] = field(default_factory=deque)  # (status, JSON body) of the next metrics reads
-
-
-class FakeArm:
+class FakeArm(ArmState):
     """An in-memory Azure ML workspace answering ARM requests; thread-safe."""
-
-    def __init__(
-        self, *, subscription: str, resource_group: str, workspace: str, location: str, provision_delay_s: float = 0.0
-    ) -> None:
-        self.subscription, self.resource_group, self.workspace = subscription, resource_group, workspace
-        self.location = location
-        self.provision_delay_s = provision_delay_s
-        self.base_url = ""  # set by the server once it is bound
-        self.faults = Faults()
-        self.endpoints: dict[str, dict[str, Any]] = {}
-        self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
-        self.environments: dict[str, dict[str, Any]] = {}
-        self.operations: dict[str, Operation] = {}
-        self.keys: dict[str, str] = {}
-        self.invocations: dict[str, list[float]] = {}
-        self.usages = dict(DEFAULT_USAGES)
-        self.requests: list[tuple[str, str]] = []  # (method, path) of every request, for tests
-        self._ready_at: dict[str, float] = {}
-        self._logs: dict[tuple[str, str], str] = {}
-        self._failed: set[str] = set()  # resources whose operation fails (injected readiness fault)
-        self._lock = threading.RLock()
-
-    # --- seeding, for tests and the demo ---------------------------------------------------------------
-
-    def add_endpoint(self, name: str, tags: dict[str, str] | None = None) -> None:
-        """Create a finished endpoint directly (e.g. one made by hand, without cloudrun's tags)."""
-        with self._lock:
-            self.endpoints[name] = self._endpoint_resource(name, {"tags": tags or {}, "properties": {}})
-            self.endpoints[name]["properties"]["provisioningState"] = "Succeeded"
-            self.keys[name] = secrets.token_hex(16)
-
-    def record_requests(self, endpoint: str, at: float, count: int = 1) -> None:
-        """Count `count` scoring requests to `endpoint` at `at` (epoch seconds), as if served then."""
-        with self._lock:
-            self.invocations.setdefault(endpoint, []).extend([at] * count)
 
     # --- dispatch ----------------------------------------------------------------------------------------
 
@@ -119,15 +45,15 @@ class FakeArm:
                 return azure_fake_routes.score(self, path, headers, body)
             if not headers.get("authorization", "").lower().startswith("bearer "):
                 return arm_error(401, "AuthenticationFailed", "Authentication failed: no bearer token.")
-            if self.faults.throttles:
-                retry_after = self.faults.throttles.popleft()
+            retry_after = self.faults.throttles.take()
+            if retry_after is not None:
                 return arm_error(429, "TooManyRequests", "Rate limit exceeded.", {"Retry-After": f"{retry_after:g}"})
             if path.startswith("/operations/"):
                 return self._operation(path.rsplit("/", 1)[-1])
             if "/providers/microsoft.insights/metrics" in path.lower():
-                if self.faults.metrics:
-                    status, document = self.faults.metrics.popleft()
-                    return status, {}, document
+                fault = self.faults.metrics.take()
+                if fault is not None:
+                    return fault[0], {}, fault[1]
                 return azure_fake_routes.metrics(self, path, url)
             usages = USAGES_PATH.match(path)
             if usages:
@@ -144,47 +70,44 @@ class FakeArm:
 
     def _workspace_route(self, method: str, rest: str, document: dict[str, Any]) -> Reply:
         parts = [p for p in rest.split("/") if p]
-        if not parts:
-            return (200, {}, self._workspace()) if method == "GET" else arm_error(405, "MethodNotAllowed", method)
-        kind = parts[0].lower()
-        if kind == "environments":
-            return self._environment(method, parts, document)
-        if kind != "onlineendpoints":
-            return arm_error(404, "ResourceNotFound", f"{parts[0]} is not emulated by the cloudrun sandbox.")
-        if len(parts) == 1:
-            return 200, {}, {"value": [self._read_endpoint(n) for n in sorted(self.endpoints)]}
-        name = parts[1]
-        if len(parts) == 2:
-            return self._endpoint(method, name, document)
-        if parts[2].lower() == "listkeys" and method == "POST":
-            if name not in self.endpoints:
-                return self._missing("online endpoint", name)
-            return 200, {}, {"primaryKey": self.keys[name], "secondaryKey": self.keys[name][::-1]}
-        if parts[2].lower() == "deployments":
-            if name not in self.endpoints:
-                return self._missing("online endpoint", name)
-            if len(parts) == 3:
-                found = [self._read_deployment(e, d) for (e, d) in sorted(self.deployments) if e == name]
-                return 200, {}, {"value": found}
-            if len(parts) == 5 and parts[4].lower() == "getlogs" and method == "POST":
-                return self._get_logs(name, parts[3], document)
-            if len(parts) == 4:
-                return self._deployment(method, name, parts[3], document)
-        return arm_error(404, "ResourceNotFound", f"{rest} is not emulated by the cloudrun sandbox.")
+        below_endpoint = len(parts) > 2 and parts[0].lower() == "onlineendpoints"
+        if below_endpoint and parts[2].lower() == "deployments" and parts[1] not in self.endpoints:
+            return self._missing("online endpoint", parts[1])  # whatever is asked of its deployments
+        found = _WORKSPACE_ROUTES.find(method, "/".join(parts))
+        if found:
+            return found[0](self, method, parts, document)
+        unknown = rest if parts[0].lower() == "onlineendpoints" else parts[0]
+        return arm_error(404, "ResourceNotFound", f"{unknown} is not emulated by the cloudrun sandbox.")
 
-    # --- resources ---------------------------------------------------------------------------------------
+    # --- resources: each route takes (method, the path's segments below the workspace, the JSON body) --------
 
-    def _workspace(self) -> dict[str, Any]:
-        return {
+    def _workspace(self, _method: str, _parts: list[str], _document: dict[str, Any]) -> Reply:
+        return 200, {}, {
             "id": self._ws_id(""),
             "name": self.workspace,
             "type": "Microsoft.MachineLearningServices/workspaces",
             "location": self.location,
             "tags": {},
             "properties": {"friendlyName": self.workspace, "provisioningState": "Succeeded"},
-        }
+        }  # fmt: skip
 
-    def _endpoint(self, method: str, name: str, document: dict[str, Any]) -> Reply:
+    def _not_allowed(self, method: str, _parts: list[str], _document: dict[str, Any]) -> Reply:
+        return arm_error(405, "MethodNotAllowed", method)
+
+    def _list_endpoints(self, _method: str, _parts: list[str], _document: dict[str, Any]) -> Reply:
+        return 200, {}, {"value": [self._read_endpoint(n) for n in sorted(self.endpoints)]}
+
+    def _list_keys(self, _method: str, parts: list[str], _document: dict[str, Any]) -> Reply:
+        name = parts[1]
+        if name not in self.endpoints:
+            return self._missing("online endpoint", name)
+        return 200, {}, {"primaryKey": self.keys[name], "secondaryKey": self.keys[name][::-1]}
+
+    def _list_deployments(self, _method: str, parts: list[str], _document: dict[str, Any]) -> Reply:
+        return 200, {}, {"value": [self._read_deployment(e, d) for (e, d) in sorted(self.deployments) if e == parts[1]]}
+
+    def _endpoint(self, method: str, parts: list[str], document: dict[str, Any]) -> Reply:
+        name = parts[1]
         if method == "GET":
             return (200, {}, self._read_endpoint(name)) if name in self.endpoints else self._missing("endpoint", name)
         if method == "DELETE":
@@ -223,25 +146,8 @@ class FakeArm:
             return arm_error(400, "BadArgument", f"Traffic must add up to 0 or 100, not {total}.")
         return None
 
-    def _endpoint_resource(self, name: str, document: dict[str, Any]) -> dict[str, Any]:
-        properties = dict(document.get("properties") or {})
-        properties.setdefault("authMode", "Key")
-        properties.setdefault("traffic", {})
-        properties["scoringUri"] = f"{self.base_url}/score/{name}/v1/chat/completions"
-        properties["swaggerUri"] = f"{self.base_url}/score/{name}/swagger.json"
-        return {
-            "id": self._ws_id(f"/onlineEndpoints/{name}"),
-            "name": name,
-            "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
-            "location": document.get("location") or self.location,
-            "tags": document.get("tags") or {},
-            "identity": document.get("identity") or {"type": "SystemAssigned"},
-            "kind": document.get("kind") or "Managed",
-            "properties": properties,
-        }
-
-    def _deployment(self, method: str, endpoint: str, name: str, document: dict[str, Any]) -> Reply:
-        key = (endpoint, name)
+    def _deployment(self, method: str, parts: list[str], document: dict[str, Any]) -> Reply:
+        endpoint, name = key = (parts[1], parts[3])
         if method == "GET":
             return (
                 (200, {}, self._read_deployment(*key)) if key in self.deployments else self._missing("deployment", name)
@@ -255,9 +161,9 @@ class FakeArm:
             return arm_error(405, "MethodNotAllowed", method)
         if not NAME_RULE.match(name):
             return arm_error(400, "BadArgument", f"Deployment name '{name}' is invalid.")
-        if self.faults.deployment_errors:
-            status, code, message = self.faults.deployment_errors.popleft()
-            return arm_error(status, code, message)
+        refusal = self.faults.deployment_errors.take()
+        if refusal is not None:
+            return arm_error(*refusal)
         properties = dict(document.get("properties") or {})
         if not properties.get("instanceType"):
             return arm_error(400, "BadArgument", "instanceType is required for a managed online deployment.")
@@ -279,8 +185,9 @@ class FakeArm:
         }
         error = None
         crash = self._container_error(environment_id, properties)
-        if self.faults.readiness_logs or crash:
-            self._logs[key] = self.faults.readiness_logs.popleft() if self.faults.readiness_logs else crash
+        injected = self.faults.readiness_logs.take()
+        if injected is not None or crash:
+            self._logs[key] = injected if injected is not None else crash
             error = {
                 "code": "ResourceNotReady",
                 "message": "User container has crashed or terminated: the "
@@ -327,88 +234,13 @@ class FakeArm:
             )
         return self._missing("environment", name)
 
-    def _get_logs(self, endpoint: str, name: str, document: dict[str, Any]) -> Reply:
+    def _get_logs(self, _method: str, parts: list[str], document: dict[str, Any]) -> Reply:
+        endpoint, name = parts[1], parts[3]
         if (endpoint, name) not in self.deployments:
             return self._missing("deployment", name)
         lines = self._logs.get((endpoint, name), "").splitlines()
         tail = int(document.get("tail") or 50)
         return 200, {}, {"content": "\n".join(lines[-tail:])}
-
-    # --- long-running operations --------------------------------------------------------------------------
-
-    def _accepted(
-        self, status: int, body: Any, resource: str, *, remove: bool = False, error: dict[str, str] | None = None
-    ) -> Reply:
-        op_id = uuid.uuid4().hex
-        ready_at = time.monotonic() + self.provision_delay_s
-        self.operations[op_id] = Operation(ready_at=ready_at, error=error)
-        self._ready_at[resource] = ready_at
-        if remove:
-            self._ready_at[resource] = -ready_at  # negative: remove when done
-        elif error:
-            self._failed.add(resource)
-        # No Retry-After here: the SDK deserializes the initial response's Retry-After as an int.
-        headers = {"Azure-AsyncOperation": f"{self.base_url}/operations/{op_id}"}
-        return status, headers, body
-
-    def _operation(self, op_id: str) -> Reply:
-        operation = self.operations.get(op_id)
-        if operation is None:
-            return arm_error(404, "ResourceNotFound", f"operation {op_id} not found")
-        self.settle()
-        if time.monotonic() < operation.ready_at:
-            # Real ARM sends whole seconds; azure-core parses a float, which keeps tests fast.
-            return 200, {"Retry-After": "0.05"}, {"name": op_id, "status": "InProgress"}
-        if operation.error:
-            return 200, {}, {"name": op_id, "status": "Failed", "error": operation.error}
-        return 200, {}, {"name": op_id, "status": "Succeeded"}
-
-    def settle(self) -> None:
-        """Apply every operation whose time has come (lazily, on each read)."""
-        now = time.monotonic()
-        for resource, ready_at in list(self._ready_at.items()):
-            failed = resource in self._failed
-            if now < abs(ready_at):
-                continue
-            endpoint, _, deployment = resource.partition("/")
-            record = self.deployments.get((endpoint, deployment)) if deployment else self.endpoints.get(endpoint)
-            del self._ready_at[resource]
-            self._failed.discard(resource)
-            if record is None:
-                continue
-            if ready_at < 0:
-                self._remove(endpoint, deployment)
-            else:
-                record["properties"]["provisioningState"] = "Failed" if failed else "Succeeded"
-
-    def _remove(self, endpoint: str, deployment: str) -> None:
-        if deployment:
-            self.deployments.pop((endpoint, deployment), None)
-            return
-        self.endpoints.pop(endpoint, None)
-        self.keys.pop(endpoint, None)
-        for key in [k for k in self.deployments if k[0] == endpoint]:
-            del self.deployments[key]
-
-    def _read_endpoint(self, name: str) -> dict[str, Any]:
-        self.settle()
-        return self.endpoints[name]
-
-    def _read_deployment(self, endpoint: str, name: str) -> dict[str, Any]:
-        self.settle()
-        return self.deployments[endpoint, name]
-
-    # --- helpers ------------------------------------------------------------------------------------------
-
-    def _ws_id(self, suffix: str) -> str:
-        return (
-            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/"
-            f"Microsoft.MachineLearningServices/workspaces/{self.workspace}{suffix}"
-        )
-
-    @staticmethod
-    def _missing(kind: str, name: str) -> Reply:
-        return arm_error(404, "ResourceNotFound", f"The {kind} '{name}' could not be found.")
 
 
 def _merge(existing: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -420,3 +252,20 @@ def _merge(existing: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+# Below the workspace, with empty path segments dropped and case ignored: (method, "" for any; path; route).
+_WORKSPACE_ROUTES: Routes[Callable[[FakeArm, str, list[str], dict[str, Any]], Reply]] = Routes(
+    [
+        ("GET", r"", FakeArm._workspace),
+        ("", r"", FakeArm._not_allowed),
+        ("", r"environments(?:/.*)?", FakeArm._environment),
+        ("", r"onlineEndpoints", FakeArm._list_endpoints),
+        ("", r"onlineEndpoints/[^/]+", FakeArm._endpoint),
+        ("POST", r"onlineEndpoints/[^/]+/listKeys(?:/.*)?", FakeArm._list_keys),
+        ("", r"onlineEndpoints/[^/]+/deployments", FakeArm._list_deployments),
+        ("POST", r"onlineEndpoints/[^/]+/deployments/[^/]+/getLogs", FakeArm._get_logs),
+        ("", r"onlineEndpoints/[^/]+/deployments/[^/]+", FakeArm._deployment),
+    ],
+    re.IGNORECASE,
+)

@@ -1,6 +1,6 @@
 """The fake Azure ML's routes outside the workspace's resources: scoring an endpoint (with its key, the
 way Azure ML's inference router does), Azure Monitor metrics for an endpoint, and the per-region vCPU
-usages that quota reads. Each takes the FakeArm whose state it reads (see azure_fake_arm.py)."""
+usages that quota reads. Each takes the fake's state it reads (azure_fake_state.py; azure_fake_arm.py calls them)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ import json
 import time
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlsplit
 
-if TYPE_CHECKING:
-    from cloudrun.sandbox.azure_fake_arm import FakeArm, Reply
+from cloudrun.sandbox.azure_fake_state import ArmState, Reply, arm_error
+from cloudrun.sandbox.http_fake import query_params
 
 CANNED_REPLY = "Hello from the cloudrun sandbox (fake Azure ML)."
 
 
-def score(arm: FakeArm, path: str, headers: dict[str, str], body: bytes) -> Reply:
+def score(arm: ArmState, path: str, headers: dict[str, str], body: bytes) -> Reply:
     """Answer a chat completion with the canned reply, if the key is right and traffic goes to a deployment."""
     name = path.split("/")[2]
     arm.settle()
@@ -45,7 +43,7 @@ def score(arm: FakeArm, path: str, headers: dict[str, str], body: bytes) -> Repl
     )
 
 
-def metrics(arm: FakeArm, path: str, url: str) -> Reply:
+def metrics(arm: ArmState, path: str, url: str) -> Reply:
     """Answer Azure Monitor's Metrics API for one endpoint as Azure does (api-version 2018-01-01).
 
     RequestsPerMinute supports only the Average aggregation (supported-metrics list for onlineEndpoints): any
@@ -56,7 +54,7 @@ def metrics(arm: FakeArm, path: str, url: str) -> Reply:
     name = path.split("/onlineEndpoints/")[-1].split("/")[0]
     if name not in arm.endpoints:
         return arm_error(404, "ResourceNotFound", f"The Resource '{name}' was not found.")
-    query = {key: values[-1] for key, values in parse_qs(urlsplit(url).query).items()}
+    query = query_params(url)
     if query.get("metricnames") != "RequestsPerMinute":
         return arm_error(400, "BadRequest", f"Failed to find metric configuration for {query.get('metricnames')}.")
     grain = query.get("interval", "PT1M")
@@ -103,7 +101,7 @@ def _series(calls: list[float], start: float, end: float, step: int) -> list[dic
     return points
 
 
-def usages(arm: FakeArm, location: str) -> Reply:
+def usages(arm: ArmState, location: str) -> Reply:
     """Answer the subscription's Azure ML vCPU usages in `location` (from `arm.usages`), as the API shapes them.
 
     Each family row comes twice, as in the API's own example: once as the subscription's vmFamily usage (the
@@ -119,10 +117,6 @@ def usages(arm: FakeArm, location: str) -> Reply:
                          "limit": limit if kind == "vmFamily" else -1,
                          "name": {"value": family, "localizedValue": family}})  # fmt: skip
     return 200, {}, {"value": rows}
-
-
-def arm_error(status: int, code: str, message: str) -> Reply:
-    return status, {}, {"error": {"code": code, "message": message}}
 
 
 def _epoch(iso: str) -> float:

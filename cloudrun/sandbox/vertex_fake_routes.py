@@ -1,4 +1,5 @@
-"""The fake Vertex AI's routes: what each REST method does to the fake's state (see vertex_fake.py).
+"""The fake Vertex AI's routes: what each REST method does to the fake's state (vertex_fake_state.py; the server
+around them is vertex_fake.py).
 
 Every function runs under the state's lock and returns the JSON reply, or raises ApiError.
 """
@@ -14,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cloudrun.sandbox import fake_vllm
-from cloudrun.sandbox.vertex_fake import PROJECT_NUMBER, TYPE, ApiError, VertexState, now_text
+from cloudrun.sandbox.http_fake import Routes
+from cloudrun.sandbox.vertex_fake_state import PROJECT_NUMBER, TYPE, ApiError, VertexState, now_text
 
 Reply = dict[str, Any] | bytes
 EMPTY = {"@type": "type.googleapis.com/google.protobuf.Empty"}
@@ -28,10 +30,10 @@ def route(state: VertexState, method: str, path: str, query: dict[str, str], bod
     if not match:
         raise ApiError("NOT_FOUND", f"The requested URL /{path} was not found on this server.")
     parent, rest = match[1], match[2] or ""
-    for verb, pattern, handler in _ROUTES:
-        found = re.fullmatch(pattern, rest)
-        if verb == method and found:
-            return handler(state, parent, f"{parent}/{found[1]}" if found.groups() else parent, query, body)
+    found = _ROUTES.find(method, rest)
+    if found:
+        handler, named = found
+        return handler(state, parent, f"{parent}/{named[1]}" if named.groups() else parent, query, body)
     raise ApiError("NOT_FOUND", f"The requested URL /{path} was not found on this server ({method}).")
 
 
@@ -120,7 +122,7 @@ def _deploy_model(state: VertexState, _parent: str, name: str, _query: dict, bod
         raise ApiError("INVALID_ARGUMENT", "dedicated_resources.machine_spec and min_replica_count >= 1 are required.")
     if int(resources.get("maxReplicaCount") or 0) < int(resources["minReplicaCount"]):
         raise ApiError("INVALID_ARGUMENT", "max_replica_count must not be below min_replica_count.")
-    fault = state.deploy_faults.pop(0) if state.deploy_faults else None
+    fault = state.deploy_faults.take()
     crash = _container_error(model, machine)
 
     def finish() -> dict[str, Any]:
@@ -336,21 +338,23 @@ def _chat_completion(request: dict[str, Any]) -> dict[str, Any]:
 
 
 _ID = r"(?:models|endpoints)/[0-9]+"
-_ROUTES: list[tuple[str, str, Callable[..., Reply]]] = [
-    ("GET", rf"({_ID}/operations/[0-9]+)", _operation),
-    ("GET", rf"({_ID})/operations", _list_operations),
-    ("POST", r"models:upload", _upload_model),
-    ("GET", r"models", _list("models")),
-    ("GET", r"(models/[0-9]+)", _get("models")),
-    ("DELETE", r"(models/[0-9]+)", _delete_model),
-    ("POST", r"endpoints", _create_endpoint),
-    ("GET", r"endpoints", _list("endpoints")),
-    ("GET", r"(endpoints/[0-9]+)", _get("endpoints")),
-    ("DELETE", r"(endpoints/[0-9]+)", _delete_endpoint),
-    ("POST", r"(endpoints/[0-9]+):deployModel", _deploy_model),
-    ("POST", r"(endpoints/[0-9]+):undeployModel", _undeploy_model),
-    ("POST", r"(endpoints/[0-9]+):predict", _predict),
-    ("POST", r"(endpoints/[0-9]+):rawPredict", _raw_predict),
-    ("GET", r"(services/aiplatform\.googleapis\.com/quotaInfos/[A-Za-z0-9]+)", _quota_info),
-    ("GET", r"(services/aiplatform\.googleapis\.com)/quotaInfos", _list_quota_infos),
-]
+_ROUTES: Routes[Callable[..., Reply]] = Routes(
+    [
+        ("GET", rf"({_ID}/operations/[0-9]+)", _operation),
+        ("GET", rf"({_ID})/operations", _list_operations),
+        ("POST", r"models:upload", _upload_model),
+        ("GET", r"models", _list("models")),
+        ("GET", r"(models/[0-9]+)", _get("models")),
+        ("DELETE", r"(models/[0-9]+)", _delete_model),
+        ("POST", r"endpoints", _create_endpoint),
+        ("GET", r"endpoints", _list("endpoints")),
+        ("GET", r"(endpoints/[0-9]+)", _get("endpoints")),
+        ("DELETE", r"(endpoints/[0-9]+)", _delete_endpoint),
+        ("POST", r"(endpoints/[0-9]+):deployModel", _deploy_model),
+        ("POST", r"(endpoints/[0-9]+):undeployModel", _undeploy_model),
+        ("POST", r"(endpoints/[0-9]+):predict", _predict),
+        ("POST", r"(endpoints/[0-9]+):rawPredict", _raw_predict),
+        ("GET", r"(services/aiplatform\.googleapis\.com/quotaInfos/[A-Za-z0-9]+)", _quota_info),
+        ("GET", r"(services/aiplatform\.googleapis\.com)/quotaInfos", _list_quota_infos),
+    ]
+)
