@@ -124,7 +124,13 @@ class FakeArm(ArmState):
                 f"Endpoint name '{name}' is invalid: 3-32 characters, letters, "
                 "digits and '-', starting with a letter and not ending with '-'.",
             )
+        self.settle()  # what is due first: a deletion that has finished makes this a fresh create
         existing = self.endpoints.get(name)
+        if existing is not None and existing["properties"].get("provisioningState") == "Deleting":
+            # As Azure answers a create under a name still being deleted (azureml-examples PR #1930: "There is
+            # already an endpoint with this name ... unique within a region"; a BadRequest, the exact envelope [S]).
+            return arm_error(400, "BadRequest", "There is already an endpoint with this name, Endpoint name needs "
+                             "to be unique within a region. Try some other name.")  # fmt: skip
         if method == "PATCH" and existing is None:
             return self._missing("endpoint", name)
         merged = _merge(existing or {}, document)

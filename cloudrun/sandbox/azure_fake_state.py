@@ -93,6 +93,7 @@ class ArmState:
         op_id = uuid.uuid4().hex
         ready_at = self.operations.start(op_id, self.provision_delay_s, error=error).due
         self._ready_at[resource] = ready_at
+        self._failed.discard(resource)  # a new operation replaces the last one's outcome (a re-PUT after a failure)
         if remove:
             self._ready_at[resource] = -ready_at  # negative: remove when done
         elif error:
