@@ -24,7 +24,7 @@ from cloudrun.deploy_plan import dry_run_requests as dry_run_requests
 from cloudrun.deploy_plan import precheck as precheck
 from cloudrun.deploy_plan import prepare as prepare_deploy
 from cloudrun.deployer import DeployTarget
-from cloudrun.errors import Conflict, InvalidInput, NotFound
+from cloudrun.errors import CloudrunError, Conflict, InvalidInput, NotFound
 from cloudrun.models import PROVIDERS, CheckResult, Deployment, Limits, PlanOption
 from cloudrun.planning import plan as plan
 from cloudrun.planning import resolve_grants as resolve_grants
@@ -86,7 +86,12 @@ def deploy(
     first = deploy_plan.targets[0].option
     gate = deployer.PriceGate(first, deploy_plan.max_price_per_hour_usd, approve)
     runner = deployer.Deployer(state, load_provider, policy=policy, progress=progress, price_gate=gate)
-    result = runner.run(deploy_plan.targets)  # Ctrl-C propagates: the row it leaves is what `status --refresh` finds
+    try:
+        result = runner.run(deploy_plan.targets)  # Ctrl-C propagates: its row is what `status --refresh` finds
+    except CloudrunError as exc:  # nothing runs: its limits go, the events say why
+        if limits:
+            limits_store.drop(state, deploy_plan.name, f"the deploy failed ({exc.message})")
+        raise
     result.attempts[:0] = [deployer.Attempt(t.where, why) for t, why in deploy_plan.prechecked or ()
                            if _ranked_before(t, result.option)]  # fmt: skip
     if deploy_plan.free_only and result.option is not None:

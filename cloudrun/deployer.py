@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from cloudrun import serving
-from cloudrun.errors import AuthError, CapacityUnavailable, CloudrunError, InvalidInput, QuotaExceeded
+from cloudrun.errors import AuthError, CapacityUnavailable, CloudrunError, Conflict, InvalidInput, QuotaExceeded
 from cloudrun.models import Deployment, DeploySpec, Endpoint, EndpointRef, EndpointState, MemoryNeed, PlanOption
 from cloudrun.provider import Provider, ProviderLoader
 from cloudrun.state import StateStore
@@ -242,6 +242,10 @@ class Deployer:
                 hint=f"remove it with `cloudrun down {spec.name}`, or check it with `cloudrun status --refresh`",
             ) from None
         except CloudrunError as exc:
+            row = self.state.get(spec.name)
+            if row is not None and row.status.gone:  # another cloudrun removed it meanwhile: nothing to roll back
+                raise Conflict(f"{spec.name} was removed by another cloudrun command ({row.status.value}) while it "
+                               "was starting", hint="`cloudrun status --all` shows its history") from exc  # fmt: skip
             problem = self._roll_back(spec.name, str(exc))
             if problem:
                 exc.hint = f"{exc.hint}; {problem}" if exc.hint else problem

@@ -1,29 +1,22 @@
-"""How the Azure adapter gets an MLClient: which workspace, which credential, which cloud.
+"""The Azure adapter's one call layer: which workspace, credential and cloud; Azure's one error table; our retries.
 
-Workspace: the constructor's arguments (CLI --subscription/--resource-group/--workspace), else the
-environment (AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZUREML_WORKSPACE_NAME), else Azure ML's
-config.json convention (`MLClient.from_config`: ./config.json or ./.azureml/config.json, searched upwards).
+Workspace: the constructor's arguments (--subscription/--resource-group/--workspace), else AZURE_SUBSCRIPTION_ID,
+AZURE_RESOURCE_GROUP, AZUREML_WORKSPACE_NAME, else Azure ML's config.json (`MLClient.from_config`, searched upwards).
+Credential: DefaultAzureCredential; with CLOUDRUN_SANDBOX_CREDENTIALS=1 a static fake token, accepted only with a
+loopback CLOUDRUN_AZURE_ARM_ENDPOINT, which registers a custom cloud (uniquely named: azure-ai-ml's registry of
+clouds is process-global and cannot redefine one) whose every endpoint is that URL. Telemetry is always off.
 
-Credential: DefaultAzureCredential (environment, workload identity, managed identity, Azure CLI `az login`,
-...). With CLOUDRUN_SANDBOX_CREDENTIALS=1 a static fake token instead, accepted only together with a
-loopback CLOUDRUN_AZURE_ARM_ENDPOINT, so a fake token can never be offered to a real endpoint.
-
-Local endpoint: CLOUDRUN_AZURE_ARM_ENDPOINT=https://127.0.0.1:PORT registers a custom cloud whose every
-endpoint (ARM, AAD, ML resource, registry discovery) is that URL. Custom clouds live in a process-global
-registry inside azure-ai-ml and cannot be redefined, so each client gets a cloud of its own unique name.
-Telemetry is always off (enable_telemetry=False): the CLI sends nothing to Application Insights.
-
-Calls: `AzureSession` (a cloudrun.session.CloudSession) is the adapter's one way to Azure: a lazy MLClient and
-credential, every call translated by Azure's one error table (`translate`, also used by the price fetcher and the
-credit reader) and retried in one layer (`cloudrun.retry`), long-running operations started with stdout
-redirected. azure-ai-ml's pollers print a dot per poll from a background thread; `quiet_polling` removes that
-print once per process. Nothing here imports an Azure SDK at module import: the retail prices API needs none.
+Calls: `AzureSession` (a cloudrun.session.CloudSession): a lazy MLClient, every call translated by `translate`
+(also used by the price fetcher and the credit reader) and retried by `cloudrun.retry`, long-running operations
+started with stdout redirected and azure-ai-ml's per-poll dot removed (`quiet_polling`). No Azure SDK is imported
+at module import: the retail prices API needs none.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import time
 import uuid
@@ -150,8 +143,17 @@ def credential(target: Target) -> Any:
     """Return the credential for this target: the sandbox's static token or DefaultAzureCredential."""
     if target.sandbox:
         return StaticTokenCredential()
+    return default_credential()
+
+
+def default_credential() -> Any:
+    """Return DefaultAzureCredential, with its failure log silenced: when every credential in the chain fails it logs
+    the whole story (several lines on stderr, even for a user who never configured Azure) and then raises it, and
+    cloudrun reports what it raises in one line (azure-identity `_credentials/chained.py`: `_LOGGER.warning(message)`
+    before `raise ClientAuthenticationError(message=message)`)."""
     from azure.identity import DefaultAzureCredential
 
+    logging.getLogger("azure.identity._credentials.chained").setLevel(logging.ERROR)
     return DefaultAzureCredential()
 
 

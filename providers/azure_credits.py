@@ -26,7 +26,7 @@ from cloudrun.credits.sync import (
 )
 from cloudrun.errors import AuthError, CloudrunError
 
-from .azure_client import PUBLIC_ARM, ArmRestError, rest_get, translate
+from .azure_client import PUBLIC_ARM, ArmRestError, default_credential, rest_get, translate
 
 PATH = "{profile}/providers/Microsoft.Consumption/credits/balanceSummary"
 URL = PUBLIC_ARM + PATH
@@ -82,10 +82,10 @@ def _not_permitted(exc: ArmRestError) -> AuthError:
 
 def _default_token() -> str:
     try:
-        from azure.identity import DefaultAzureCredential
+        credential = default_credential()
     except ImportError as exc:
         raise CloudrunError("azure-identity is not installed", hint="pip install 'cloudrun-llm[azure]'") from exc
     try:
-        return DefaultAzureCredential().get_token("https://management.azure.com/.default").token
+        return credential.get_token("https://management.azure.com/.default").token
     except Exception as exc:  # azure-identity raises its own ClientAuthenticationError family
         raise AuthError(f"no usable Azure credentials: {exc}", hint="run `az login`") from exc

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from cloudrun.errors import InvalidInput
 from cloudrun.loopback import require_loopback
 from cloudrun.sandbox import aws
 
@@ -48,13 +49,21 @@ def start(startup_s: float = 0.0) -> Clouds:
     return clouds
 
 
+def require_local(info: dict[str, Any]) -> None:
+    """Raise InvalidInput unless every cloud endpoint in `info` is on this machine (checked before any connection)."""
+    if not isinstance(info.get("aws"), str):
+        hint = "restart it: `cloudrun sandbox stop`, then `cloudrun sandbox start`"
+        raise InvalidInput("the sandbox's server.json names no AWS endpoint", hint=hint)
+    for key in ("aws", "gcp", "azure"):
+        if key in info:
+            require_loopback(str(info[key]))
+
+
 def activate(info: dict[str, Any]) -> None:
     """Point this process's AWS, Google and Azure calls at the fakes in `info` (loopback only)."""
     from cloudrun.sandbox import azure_fake, vertex_fake
 
-    for key in ("aws", "gcp", "azure"):
-        if key in info:
-            require_loopback(info[key])
+    require_local(info)
     aws.activate(info["aws"])
     if "gcp" in info:
         vertex_fake.activate(info["gcp"])

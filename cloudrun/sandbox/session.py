@@ -22,9 +22,7 @@ SERVER_FILE = "server.json"
 
 def sandbox_home(real_home: Path | None = None) -> Path:
     """Return the sandbox's own CLOUDRUN_HOME: a folder inside the real one, so states never mix."""
-    home = (real_home or paths.home()) / "sandbox"
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return home
+    return paths.private_dir((real_home or paths.home()) / "sandbox")
 
 
 def server_info(home: Path) -> dict[str, str] | None:
@@ -48,6 +46,8 @@ def enter() -> Path:
     """Switch this process to the running sandbox; return the sandbox home. Raise if none is running."""
     home = sandbox_home()
     info = server_info(home)
+    if info:
+        clouds.require_local(info)  # before any connection: a tampered server.json never reaches another host
     if not info or not _reachable(info["aws"]):
         raise InvalidInput("no sandbox is running", hint="start one with `cloudrun sandbox start`")
     use(home, info)

@@ -74,8 +74,8 @@ def claim(
     now: datetime | None = None,
 ) -> Claim:
     """Return the row, now `deleting` and held by this process, if it is in `statuses` or its claim is stale."""
-    at = timeutil.utc(now)
     with state.transaction() as conn:
+        at = timeutil.utc(now)  # once the lock is held, like every event
         row = conn.execute("SELECT status FROM deployments WHERE name = ?", (name,)).fetchone()
         if row is None:
             return Claim(None, "not recorded")
@@ -108,8 +108,8 @@ def claim(
 
 def release(state: StateStore, name: str, error: str, now: datetime | None = None) -> None:
     """Give a claim this process holds back after a failed delete: the row returns to its status, the request stays."""
-    at = timeutil.iso(timeutil.utc(now))
     with state.transaction() as conn:
+        at = timeutil.iso(timeutil.utc(now))
         request = _request(conn.execute("SELECT * FROM deletions WHERE name = ?", (name,)).fetchone())
         if request is None or request.owner != me():
             return

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from cloudrun import paths
 from cloudrun.errors import CloudrunError
 
 
@@ -22,7 +23,7 @@ class StateError(CloudrunError):
 def open_file(path: Path, timeout: float) -> sqlite3.Connection:
     """Return a connection to the file, which is first created with mode 0600 if it does not exist."""
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.private_dir(path.parent)
         with contextlib.suppress(FileExistsError):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from cloudrun import inputs
-from cloudrun.models import Limits
+from cloudrun.models import DeploymentStatus, Limits
 from cloudrun.state import StateStore
 
 
@@ -27,8 +27,8 @@ def set_limits(
     """Return the limits stored for `name` (replacing any before); the change is logged as an event."""
     limits = Limits(idle_timeout=idle_timeout, ttl=ttl, max_spend_usd=max_spend)
     inputs.check_limits(limits)
-    at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="microseconds")
     with state.transaction() as conn:
+        at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="microseconds")
         conn.execute(
             "INSERT OR REPLACE INTO deployment_limits (name, idle_timeout_s, ttl_s, max_spend_usd, updated_at)"
             " VALUES (?, ?, ?, ?, ?)",
@@ -38,6 +38,21 @@ def set_limits(
             "INSERT INTO events (name, at, kind, detail) VALUES (?, ?, 'limits', ?)", (name, at, limits.describe())
         )
     return limits
+
+
+def drop(state: StateStore, name: str, why: str) -> None:
+    """Remove the limits stored for `name` unless a live deployment has that name; the drop is logged as an event.
+
+    For a deploy that created nothing: its limits must not outlive it (a later deploy of the name sets its own).
+    """
+    with state.transaction() as conn:
+        live = conn.execute("SELECT status FROM deployments WHERE name = ?", (name,)).fetchone()
+        if live is not None and not DeploymentStatus(live["status"]).gone:
+            return
+        if conn.execute("DELETE FROM deployment_limits WHERE name = ?", (name,)).rowcount:
+            at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+            conn.execute("INSERT INTO events (name, at, kind, detail) VALUES (?, ?, 'limits', ?)",
+                         (name, at, f"dropped: {why}"))  # fmt: skip
 
 
 def limits(state: StateStore, name: str) -> Limits:

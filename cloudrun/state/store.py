@@ -79,17 +79,13 @@ class StateStore:
         self, spec: DeploySpec, *, price_per_hour_usd: Decimal, price_source: str, now: datetime | None = None
     ) -> Deployment:
         """Return the new `intent` row, written before any cloud call; raise Conflict if the name is live."""
-        at = timeutil.utc(now)
-        deployment = Deployment(
-            **spec.model_dump(),
-            price_per_hour_usd=price_per_hour_usd,
-            price_source=price_source,
-            status=DeploymentStatus.intent,
-            created_at=at,
-        )
         where = f"{spec.provider} {spec.region} {spec.instance_type}"
-        detail = f"{spec.model_id} on {where} at ${deployment.price_per_hour_usd}/h ({price_source})"
         with self._write() as conn:
+            at = timeutil.utc(now)  # stamped once the write lock is held: events are in the order they happened
+            deployment = Deployment(**spec.model_dump(), price_per_hour_usd=price_per_hour_usd,
+                                    price_source=price_source, status=DeploymentStatus.intent,
+                                    created_at=at)  # fmt: skip
+            detail = f"{spec.model_id} on {where} at ${deployment.price_per_hour_usd}/h ({price_source})"
             if _take_name(conn, spec.name):
                 detail += "; reuses the name of a removed deployment"
             _save(conn, deployment, at)
@@ -123,8 +119,8 @@ class StateStore:
 
     def forget_intent(self, name: str, now: datetime | None = None, *, reason: str = "") -> None:
         """Delete a row still in `intent` (nothing was created in the cloud); its events are kept."""
-        at = timeutil.utc(now)
         with self._write() as conn:
+            at = timeutil.utc(now)
             current = _require(conn, name)
             if current.status is not DeploymentStatus.intent:
                 raise Conflict(
@@ -149,10 +145,10 @@ class StateStore:
         An `intent` row of that name (a deploy interrupted after its create call) is completed in place,
         keeping its model and price; otherwise a new row is written. Either way adopted=True.
         """
-        at = timeutil.utc(now)
         _check_marked(endpoint)
         name = endpoint.ref.name
         with self._write() as conn:
+            at = timeutil.utc(now)
             current = _get(conn, name)
             if current is not None and current.status is DeploymentStatus.intent:
                 deployment = _changed(current, **_from_cloud(endpoint, at, default_created_at=current.created_at))
@@ -216,10 +212,17 @@ class StateStore:
     def _transition(
         self, name: str, status: DeploymentStatus, now: datetime | None, reason: str, stamp: str = "", **changes: Any
     ) -> Deployment:
-        """Return the row after setting its status, `changes` and the `stamp` time field; the change is logged."""
-        at = timeutil.utc(now)
+        """Return the row after setting its status, `changes` and the `stamp` time field; the change is logged.
+
+        Compare-and-set: a gone row (deleted, vanished) is final, so a late or concurrent writer (a deploy that
+        lost its endpoint to `down --all`, a reconcile that read the cloud before the delete settled) gets the
+        row back unchanged and rewrites no history; `vanished` is therefore reached only from a live status.
+        """
         with self._write() as conn:
+            at = timeutil.utc(now)  # stamped once the write lock is held: events are in the order they happened
             current = _require(conn, name)
+            if current.status.gone:
+                return current
             deployment = _changed(current, status=status, **changes, **({stamp: at} if stamp else {}))
             _save(conn, deployment, at)
             if status.gone:  # a deletion asked for it is done (claims.py)

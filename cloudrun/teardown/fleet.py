@@ -82,6 +82,10 @@ def _missing(state: StateStore, provider: Provider, row: Deployment, report: Rec
             return
     if row.status is DeploymentStatus.intent and row.ref is None and (now - row.created_at).total_seconds() < 600:
         return  # a deploy may be starting right now in another process
+    if row.status is DeploymentStatus.deleting:  # the delete cloudrun asked for is done: deleted, not vanished
+        state.mark_deleted(row.name, now, reason="found gone after its delete was asked")
+        report.updated.append(row.name)
+        return
     state.mark_vanished(row.name, now, reason="not found in the cloud")
     report.vanished.append(row.name)
 
