@@ -164,10 +164,11 @@ def hook(group: str, name: str) -> Any:
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("cloudrun"):
             raise
-        built_in = name in BUILT_IN.get(group, {})  # each built-in's extra has its name: aws, gcp, azure, sandbox
-        hint = f"pip install 'cloudrun-llm[{name}]'" if built_in else f"install the package providing {name}"
+        if name in BUILT_IN.get(group, {}):  # each built-in's extra has its name: aws, gcp, azure, sandbox
+            message = f"cloudrun's {name} extra is not installed (no module named {exc.name!r})"
+            raise InvalidInput(message, hint=f"pip install 'cloudrun-llm[{name}]'") from exc
         message = f"{name} needs the {exc.name} package, which is not installed"
-        raise InvalidInput(message, hint=hint) from exc
+        raise InvalidInput(message, hint=f"install the package that provides {name}") from exc
     return getattr(module, attribute)
 
 

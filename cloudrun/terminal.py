@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cloudrun.errors import CloudrunError
 
@@ -35,7 +36,7 @@ def errors_to_exit(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except CloudrunError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

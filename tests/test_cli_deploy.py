@@ -180,6 +180,18 @@ def test_check_json_lists_every_provider(cloud):
         assert results[other]["credentials_ok"] is False and results[other]["detail"]
 
 
+def test_check_with_no_usable_provider_exits_3_and_names_each_extra(tmp_path, monkeypatch):
+    from cloudrun import provider
+
+    missing = {name: "sdk_that_is_not_installed.adapter:Provider" for name in ("aws", "gcp", "azure")}
+    monkeypatch.setattr(provider, "_registries", {provider.ENTRY_POINT_GROUP: missing})
+    monkeypatch.setenv("CLOUDRUN_HOME", str(tmp_path))
+    result = runner.invoke(app, ["check"], terminal_width=200)
+    assert result.exit_code == 3
+    for name in ("aws", "gcp", "azure"):  # the extra survives rich's markup, which would read [aws] as a tag
+        assert f"pip install 'cloudrun-llm[{name}]'" in result.stdout
+
+
 def test_a_state_file_from_a_newer_version_is_refused_and_left_untouched(cloud):
     path = paths.state_path()
     conn = sqlite3.connect(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 
 import typer
+from rich.markup import escape
 
 from cloudrun import __version__
 from cloudrun import provider as registry
@@ -40,7 +41,8 @@ def _add_command_groups() -> None:
         try:
             app.add_typer(registry.hook(registry.COMMANDS_GROUP, name), name=name)
         except CloudrunError as exc:  # a plugin that cannot load costs its own commands, not the others
-            err.print(f"[yellow]warning:[/yellow] `cloudrun {name}` is unavailable: {exc}", highlight=False)
+            why = escape(str(exc))
+            err.print(f"[yellow]warning:[/yellow] `cloudrun {name}` is unavailable: {why}", highlight=False)
 
 
 _add_command_groups()

@@ -9,6 +9,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cloudrun import catalog
@@ -32,7 +33,7 @@ def refresh(provider: list[str] | None = ProviderOpt, region: list[str] | None =
     report = run_refresh(
         split_values(provider),
         split_values(region),
-        progress=None if as_json else lambda _provider, message: err.print(message, highlight=False),
+        progress=None if as_json else lambda _provider, message: err.print(message, highlight=False, markup=False),
     )
     if as_json:
         print_json({"providers": [_report_json(item) for item in report.providers]})
@@ -121,10 +122,10 @@ def _print_report(item: Any) -> None:
     if item.ok:
         out.print(f"[green]{item.provider}[/green]: {item.rows_written} offers written to {item.cache_file}")
     else:
-        out.print(f"[red]{item.provider}[/red]: {item.error}", highlight=False)
+        out.print(f"[red]{item.provider}[/red]: {escape(str(item.error))}", highlight=False)
     if item.rejected:
         out.print(f"  {len(item.rejected)} rows rejected:", highlight=False)
     for rejection in item.rejected[:SHOWN_REJECTIONS]:
-        out.print(f"    {rejection}", highlight=False)
+        out.print(f"    {rejection}", highlight=False, markup=False)
     if len(item.rejected) > SHOWN_REJECTIONS:
         out.print(f"    ... and {len(item.rejected) - SHOWN_REJECTIONS} more (see --json)", highlight=False)

@@ -10,11 +10,12 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cloudrun import api
 from cloudrun.cli import render_deploy
 from cloudrun.deployer import DeployInterrupted, WaitPolicy
-from cloudrun.errors import InvalidInput
+from cloudrun.errors import AuthError, InvalidInput
 from cloudrun.models import PlanOption, Precision
 from cloudrun.state import StateStore
 from cloudrun.terminal import (
@@ -144,7 +145,7 @@ def _dry_run(plan: api.DeployPlan, load: Callable[[str], Any], as_json: bool) ->
     """Show the requests the real deploy would send first (skipping placements it would refuse), sending nothing."""
     skipped, requests = api.dry_run_requests(plan, load)
     for reason in skipped:
-        err.print(f"[yellow]warning:[/yellow] a real deploy would skip {reason}", highlight=False)
+        err.print(f"[yellow]warning:[/yellow] a real deploy would skip {escape(reason)}", highlight=False)
     if as_json:
         print_json({"name": plan.name, "dry_run": True, "skipped": skipped,
                     "requests": [{"operation": op, "params": params} for op, params in requests]})  # fmt: skip
@@ -234,3 +235,5 @@ def check(as_json: bool = JsonOpt, sandbox: bool = SandboxOpt) -> None:
         print_json([r.model_dump() for r in results])
     else:
         render_deploy.print_checks(out, results)
+    if not any(r.credentials_ok for r in results):
+        raise typer.Exit(AuthError.exit_code)  # no provider can deploy: a script must not read this as ready

@@ -195,7 +195,7 @@ def print_plan(console: Console, plan: Plan, now: datetime) -> None:
     console.print(table)
     _print_best(console, plan.options[0])
     for source, ref in sources.items():
-        console.print(f"[dim][{ref}] {source}[/dim]", highlight=False)
+        console.print(f"[{ref}] {source}", style="dim", highlight=False, markup=False)
     _print_price_age(console, plan, now.date())
 
 
@@ -214,7 +214,7 @@ def _print_best(console: Console, best: PlanOption) -> None:
         return
     console.print(f"[bold]Cheapest:[/bold] {best.offer.service} {best.offer.instance_type} in {best.offer.region}")
     for reason in best.reasons:
-        console.print(f"  {reason}", highlight=False)
+        console.print(f"  {reason}", highlight=False, markup=False)
     for use in best.credit_uses:
         console.print(f"  paid by {use.grant}: ${use.amount_usd:,.2f} for {use.hours:,.1f} h", highlight=False)
     if best.credit_uses and best.out_of_pocket_usd > 0:

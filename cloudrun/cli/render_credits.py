@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cloudrun.cli.render import money
@@ -89,7 +90,7 @@ def print_ledger(console: Console, balances: Sequence[Balance], now: datetime) -
     )
     for b in balances:
         if not b.grant.gpu_eligible:
-            console.print(f"  {b.grant.name}: {gpu_note(b.grant)}", highlight=False)
+            console.print(f"  {b.grant.name}: {gpu_note(b.grant)}", highlight=False, markup=False)
 
 
 def sync_json(results: Sequence[SyncResult]) -> list[dict[str, Any]]:
@@ -106,8 +107,8 @@ def print_sync(console: Console, results: Sequence[SyncResult]) -> None:
         what = f"${r.remaining_usd:,.2f} left" if r.remaining_usd is not None else "no balance read"
         line = f"{r.provider} {r.source}: {r.grant or '(no credit)'}: {what}"
         if r.stale_reason:
-            line += f" [yellow]stale: {r.stale_reason}[/yellow]"
-        console.print(line + (f" ({r.note})" if r.note else ""), highlight=False)
+            line += f" [yellow]stale: {escape(r.stale_reason)}[/yellow]"
+        console.print(line + (f" ({escape(r.note)})" if r.note else ""), highlight=False)
 
 
 def print_presets(console: Console) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cloudrun.cli.render import money
@@ -29,7 +30,7 @@ def print_deploy_plan(console: Console, plan: Any) -> None:
         f"{plan.plan.hours} h = ${first.list_cost_usd:,.2f} list, ${first.out_of_pocket_usd:,.2f} after credits",
         highlight=False,
     )
-    console.print(f"  price: {offer.source} ({offer.as_of})", highlight=False, style="dim")
+    console.print(f"  price: {offer.source} ({offer.as_of})", highlight=False, markup=False, style="dim")
     how = first.fit.serving
     if how is not None:
         quantized = f", quantized by vLLM to {how.quantization} as it loads" if how.quantization else ""
@@ -40,7 +41,7 @@ def print_deploy_plan(console: Console, plan: Any) -> None:
         rest = ", ".join(f"{o.offer.region} {o.offer.instance_type}" for o in plan.placements[1:4])
         console.print(f"  on quota or capacity errors, then: {rest}" + (" ..." if len(plan.placements) > 4 else ""))
     for provider, why in plan.skipped.items():
-        console.print(f"  skipped {provider}: {why}", style="dim")
+        console.print(f"  skipped {provider}: {why}", style="dim", markup=False)
 
 
 def print_skipped(console: Console, skipped: Sequence[tuple[str, str]]) -> None:
@@ -71,7 +72,7 @@ class Progress:
         line = message.split(" (", 1)[0]  # print a line when the state changes, not at every poll
         if line != self._last:
             self._last = line
-            self._console.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/dim] {message}", highlight=False)
+            self._console.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/dim] {escape(message)}", highlight=False)
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -147,9 +148,9 @@ def print_status(console: Console, rows: Sequence[Deployment], report: Reconcile
             if names:
                 console.print(f"{label}: {', '.join(names)}")
         for problem in report.problems:
-            console.print(f"[yellow]could not check[/yellow] {problem}")
+            console.print(f"[yellow]could not check[/yellow] {escape(problem)}", highlight=False)
         for skipped in report.skipped:
-            console.print(f"[dim]not scanned: {skipped}[/dim]")
+            console.print(f"not scanned: {skipped}", style="dim", markup=False)
     if not rows:
         console.print("No deployments. `cloudrun plan MODEL` shows where one would run.")
         return
@@ -178,10 +179,17 @@ def reply_text(reply: dict[str, Any]) -> str:
 
 
 def print_checks(console: Console, results: Sequence[CheckResult]) -> None:
+    """Print which providers can deploy; then, whole lines a user can copy, what to do for each that cannot."""
     table = Table()
-    for column in ("provider", "SDK", "credentials", "identity / detail", "what to do"):
-        table.add_column(column)
+    for column in ("provider", "SDK", "credentials", "identity / detail"):
+        table.add_column(column, overflow="fold")
     for r in results:
         table.add_row(r.provider, "yes" if r.sdk_installed else "no", "ok" if r.credentials_ok else "no",
-                      r.identity or r.detail, r.hint or "")  # fmt: skip
+                      escape(r.identity or r.detail))  # fmt: skip
     console.print(table)
+    for r in results:
+        if r.hint and not r.credentials_ok:
+            console.print(f"{r.provider}: {r.hint}", highlight=False, markup=False, soft_wrap=True)
+    if not any(r.credentials_ok for r in results):
+        console.print("no provider can deploy yet: do one of the above, then run `cloudrun check` again",
+                      style="yellow", highlight=False, markup=False)  # fmt: skip

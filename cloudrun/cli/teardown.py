@@ -8,6 +8,7 @@ import threading
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cloudrun import api, teardown
@@ -50,12 +51,12 @@ def print_report(console: Console, report: teardown.TeardownReport) -> None:
     verb = "would remove" if report.dry_run else "removed"
     for label, outcomes in ((verb, report.deleted), ("kept", report.kept), ("FAILED", report.failed)):
         for o in outcomes:
-            table.add_row(label, o.name, f"{o.provider} {o.region}", o.reason)
+            table.add_row(label, o.name, f"{o.provider} {o.region}", escape(o.reason))
     console.print(table if table.row_count else "no deployments")
     for problem in report.problems:
-        console.print(f"[yellow]problem:[/yellow] {problem}", highlight=False)
+        console.print(f"[yellow]problem:[/yellow] {escape(problem)}", highlight=False)
     for note in report.skipped:
-        console.print(f"skipped (cloudrun has nothing recorded there): {note}", highlight=False)
+        console.print(f"skipped (cloudrun has nothing recorded there): {note}", highlight=False, markup=False)
     if report.interrupted:
         console.print("[yellow]interrupted:[/yellow] the deletions under way finished; the rest were not started")
 
