@@ -280,6 +280,8 @@ def nothing_worked(attempts: Sequence[Attempt]) -> CloudrunError:
     message = "no placement could be deployed. Tried: " + ("; ".join(parts) or "no placement")
     hint = "request quota, add credentials, or widen --provider/--region"
     kinds = {type(a.error) for a in attempts}
-    if len(kinds) == 1 and (kind := kinds.pop()) in (AuthError, InvalidInput):
-        return kind(message, hint=hint)
-    return NoPlacementLeft(message, hint=hint)
+    error = kind(message, hint=hint) if len(kinds) == 1 and (kind := kinds.pop()) in (AuthError, InvalidInput) else (
+        NoPlacementLeft(message, hint=hint))  # fmt: skip
+    errors = [a.error for a in attempts if a.error is not None]
+    error.__cause__ = errors[-1] if errors else None  # --debug shows the last failure's own causes
+    return error

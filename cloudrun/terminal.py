@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cloudrun import debugging
 from cloudrun.errors import CloudrunError
 
 app = typer.Typer(
@@ -29,17 +30,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def errors_to_exit(fn: F) -> F:
-    """Turn cloudrun errors into a one-line message on stderr and their exit code."""
+    """Turn cloudrun errors into a one-line message on stderr and their exit code; anything unexpected into one
+    line too (exit 1), never a raw traceback. With --debug, the causes, request ids and traceback follow."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except CloudrunError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            _report(f"[red]error:[/red] {escape(str(exc))}", exc)
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:  # noqa: BLE001 - the catch-all: a bug must still read as one line
+            if type(exc).__module__.startswith(("typer", "click")):
+                raise  # typer's own ways out (Exit codes, usage errors, Abort), whichever click it vendors
+            what = escape(f"{type(exc).__name__}: {exc}")
+            _report(f"[red]error:[/red] unexpected {what} (a bug in cloudrun: --debug shows where; please report)", exc)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _report(line: str, exc: BaseException) -> None:
+    err.print(line, highlight=False)
+    if debugging.enabled():
+        err.print(debugging.story(exc), highlight=False, markup=False)
 
 
 def print_json(document: Any) -> None:

@@ -60,6 +60,7 @@ _VALIDATION_MESSAGES = (
     ("cannot create already existing", Conflict),
     ("could not find", NotFound),
     ("does not exist", NotFound),
+    ("not found.", NotFound),  # the runtime's "Endpoint NAME of account ACCOUNT not found." (a ValidationError)
 )
 _CAPACITY_MARKERS = ("insufficientinstancecapacity", "insufficient capacity", "capacityerror", "compute capacity")
 _QUOTA_MARKERS = ("resourcelimitexceeded", "account-level service limit")

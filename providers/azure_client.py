@@ -153,7 +153,8 @@ def default_credential() -> Any:
     before `raise ClientAuthenticationError(message=message)`)."""
     from azure.identity import DefaultAzureCredential
 
-    logging.getLogger("azure.identity._credentials.chained").setLevel(logging.ERROR)
+    if not os.environ.get("CLOUDRUN_DEBUG"):  # --debug shows it all
+        logging.getLogger("azure.identity._credentials.chained").setLevel(logging.ERROR)
     return DefaultAzureCredential()
 
 

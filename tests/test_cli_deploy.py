@@ -207,3 +207,45 @@ def test_a_state_file_from_a_newer_version_is_refused_and_left_untouched(cloud):
     assert "newer cloudrun (schema 99" in line and "CLOUDRUN_HOME" in line
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == ["state.db"]
+
+
+def test_debug_shows_the_cause_and_request_id_behind_the_one_line(cloud):
+    from cloudrun.sandbox.moto_metrics import emulate_invocation_metrics
+
+    emulate_invocation_metrics()  # the runtime refuses a missing endpoint, as SageMaker's does
+    deploy("r1-dbg")
+    boto3.client("sagemaker", region_name=REGION).delete_endpoint(EndpointName="r1-dbg")  # gone behind our back
+
+    plain = run("invoke", "r1-dbg", "hi")
+    assert one_line_error(plain, exit_code=4)  # without --debug: one line
+
+    from cloudrun import debugging
+
+    try:
+        result = run("--debug", "invoke", "r1-dbg", "hi")
+    finally:
+        debugging.disable()
+    assert result.exit_code == 4
+    lines = result.stderr.strip().splitlines()  # the SDKs' log lines, then the error and its story
+    at = next(i for i, line in enumerate(lines) if line.startswith("error: "))
+    first, story = lines[at], lines[at + 1 :]
+    assert "r1-dbg" in first
+    assert any(line.startswith("caused by botocore.exceptions.ClientError") and "request id" in line for line in story)
+    assert any("Traceback" in line for line in story)
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_where():
+    import typer
+
+    from cloudrun.terminal import errors_to_exit
+
+    broken = typer.Typer()
+
+    @broken.command()
+    @errors_to_exit
+    def boom() -> None:
+        {}["missing"]
+
+    result = runner.invoke(broken, [])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert "unexpected KeyError: 'missing'" in result.stderr and "--debug" in result.stderr

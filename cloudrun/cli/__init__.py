@@ -13,7 +13,7 @@ import gc
 import typer
 from rich.markup import escape
 
-from cloudrun import __version__
+from cloudrun import __version__, debugging
 from cloudrun import provider as registry
 from cloudrun.errors import CloudrunError
 from cloudrun.terminal import app, err, out
@@ -32,8 +32,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    debug: bool = typer.Option(False, "--debug", help="On an error, show its causes, the cloud's request ids and "
+                               "the traceback; log the SDKs' requests (or CLOUDRUN_DEBUG=1)."),  # fmt: skip
 ) -> None:
     """Deploy an open LLM where it is cheapest after your free credits, and stop the meter when idle."""
+    if debug or debugging.enabled():
+        debugging.enable()
 
 
 def _add_command_groups() -> None:
