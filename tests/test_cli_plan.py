@@ -125,7 +125,9 @@ def test_catalog_file_replaces_the_snapshot(tmp_path):
 def test_table_output_shows_the_cheapest_and_price_sources():
     result = invoke("plan", MODEL, "--hours", "40")
     assert result.exit_code == 0, result.output
-    assert "Cheapest:" in result.stdout and "[1]" in result.stdout
+    assert "Cheapest:" in result.stdout and "`--sources` lists them" in result.stdout and "[1]" not in result.stdout
+    listed = invoke("plan", MODEL, "--hours", "40", "--sources")
+    assert "[1] " in listed.stdout  # each source numbered and listed
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,9 @@ def plan(
     catalog: Path | None = typer.Option(None, "--catalog", help="A price CSV replacing the bundled snapshot."),
     credits: Path | None = typer.Option(None, "--credits", help="A JSON list of credit grants."),
     as_json: bool = JsonOpt,
-    show_all: bool = typer.Option(False, "--all", help="Also list offers the model does not fit, and why."),
+    show_all: bool = typer.Option(False, "--all", help="List every option (not the 10 cheapest), and the offers the "
+                                  "model does not fit, with why."),
+    sources: bool = typer.Option(False, "--sources", help="Number each price's source and list them."),
 ) -> None:
     """Every offer the model fits, ranked by what you would pay after credits."""
     now = datetime.now(timezone.utc)
@@ -82,4 +84,4 @@ def plan(
     if as_json:
         print_json(render.plan_json(result))
     else:
-        render.print_plan(out, result, now)
+        render.print_plan(out, result, now, everything=show_all, sources=sources)

@@ -7,9 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cloudrun import catalog
+from cloudrun.cli import tables
 from cloudrun.models import MemoryNeed, Plan, PlanOption
 
 
@@ -142,66 +144,69 @@ def _age(as_of: str, today: date) -> str:
     return f"{as_of} ({days} d)"
 
 
-def print_plan(console: Console, plan: Plan, now: datetime) -> None:
+PLAN_COLUMNS = (
+    tables.Column("#"), tables.Column("where"), tables.Column("instance"), tables.Column("GPUs", 2),
+    tables.Column("TP", 6), tables.Column("$/h", right=True), tables.Column("list", 5, right=True),
+    tables.Column("credits", 4, right=True), tables.Column("you pay", right=True), tables.Column("price as of", 3),
+)  # fmt: skip
+SHOWN_BY_DEFAULT = 10
+
+
+def print_plan(console: Console, plan: Plan, now: datetime, *, everything: bool = False, sources: bool = False) -> None:
+    """Print the model's need, the cheapest options (all with `everything`), the best one, and where prices are from.
+
+    `sources` numbers each option's price source and lists them; otherwise one line says how many and how old.
+    """
     need = plan.need
     console.print(
-        f"[bold]{need.id}[/bold] {need.precision.value}: weights {gb(need.weights_bytes)}, "
+        f"[bold]{escape(need.id)}[/bold] {need.precision.value}: weights {gb(need.weights_bytes)}, "
         f"KV {gb(need.kv_cache_bytes)} (context {need.context} x {need.concurrency}), for {plan.hours} h"
     )
     if need.unservable:
-        why = f"[yellow]cannot be served at {need.precision.value}:[/yellow] {need.unservable}"
+        why = f"[yellow]cannot be served at {need.precision.value}:[/yellow] {escape(need.unservable)}"
         console.print(why, highlight=False)
     elif need.method != "16-bit":
-        console.print(f"served as {served_as(need)}", highlight=False)
+        console.print(f"served as {served_as(need)}", highlight=False, markup=False)
     if not plan.options:
         console.print("No offer can serve it. Try a lower --precision, a shorter --context, or --all to see why.")
         return
-    sources: dict[str, int] = {}
-    table = Table(title=None, show_lines=False)
-    for column in (
-        "#",
-        "service",
-        "region",
-        "instance",
-        "GPUs",
-        "TP",
-        "$/h",
-        "list",
-        "credits",
-        "you pay",
-        "price as of",
-        "src",
-    ):
-        table.add_column(column, justify="right" if column in {"$/h", "list", "credits", "you pay"} else "left")
-    for i, option in enumerate(plan.options, start=1):
-        offer = option.offer
-        ref = sources.setdefault(offer.source, len(sources) + 1)
-        style = None if option.fit.feasible else "dim"
-        table.add_row(
-            str(i),
-            offer.service + (" spot" if option.spot else ""),
-            offer.region,
-            offer.instance_type,
-            f"{offer.gpu_count}x {offer.gpu_model}",
-            str(option.fit.tensor_parallel),
-            f"{option.price_per_hour_usd:,.3f}",
-            f"{option.list_cost_usd:,.2f}",
-            f"{option.credits_applied_usd:,.2f}",
-            f"{option.out_of_pocket_usd:,.2f}",
-            _age(offer.as_of, now.date()),
-            f"[{ref}]" + ("" if option.fit.feasible else " dropped"),
-            style=style,
-        )
+    shown = plan.options if everything else plan.options[:SHOWN_BY_DEFAULT]
+    refs: dict[str, int] = {}
+    columns = [*PLAN_COLUMNS, *([tables.Column("src", 1)] if sources else [])]
+    rows = [_plan_row(i, option, now.date()) + ([_ref(refs, option)] if sources else [])
+            for i, option in enumerate(shown, start=1)]  # fmt: skip
+    styles = [None if option.fit.feasible else "dim" for option in shown]
+    table, dropped = tables.fitted(console, columns, rows, styles=styles)
     console.print(table)
+    if len(shown) < len(plan.options):
+        console.print(f"the {len(shown)} cheapest of {len(plan.options)} options; `--all` lists every offer, "
+                      "those the model does not fit too", style="dim", highlight=False)  # fmt: skip
+    if dropped:
+        console.print(f"narrow terminal: {', '.join(dropped)} left out (`--json` has everything)", style="dim")
     _print_best(console, plan.options[0])
-    for source, ref in sources.items():
-        console.print(f"[{ref}] {source}", style="dim", highlight=False, markup=False)
-    _print_price_age(console, plan, now.date())
+    if sources:
+        for source, ref in refs.items():
+            console.print(f"[{ref}] {source}", style="dim", highlight=False, markup=False)
+    _print_price_age(console, plan, now.date(), len({o.offer.source for o in plan.options}), sources)
 
 
-def _print_price_age(console: Console, plan: Plan, today: date) -> None:
+def _plan_row(i: int, option: PlanOption, today: date) -> list[str]:
+    offer = option.offer
+    return [str(i), f"{offer.service}{' spot' if option.spot else ''} {offer.region}", offer.instance_type,
+            f"{offer.gpu_count}x {offer.gpu_model}", str(option.fit.tensor_parallel),
+            f"{option.price_per_hour_usd:,.3f}", f"{option.list_cost_usd:,.2f}", f"{option.credits_applied_usd:,.2f}",
+            f"{option.out_of_pocket_usd:,.2f}" + ("" if option.fit.feasible else " (does not fit)"),
+            _age(offer.as_of, today)]  # fmt: skip
+
+
+def _ref(refs: dict[str, int], option: PlanOption) -> str:
+    return f"[{refs.setdefault(option.offer.source, len(refs) + 1)}]"
+
+
+def _print_price_age(console: Console, plan: Plan, today: date, count: int, listed: bool) -> None:
     age = catalog.price_age_days((option.offer for option in plan.options), today)
-    line = f"oldest price used: as of {_oldest_as_of(plan)} ({age} days old)"
+    where = "" if listed else f"; {count} price sources, `--sources` lists them"
+    line = f"oldest price used: as of {_oldest_as_of(plan)} ({age} days old){where}"
     if age > catalog.STALE_AFTER_DAYS:
         console.print(f"[yellow]warning:[/yellow] {line}; run `cloudrun catalog refresh` for current prices")
     else:
@@ -212,7 +217,8 @@ def _print_best(console: Console, best: PlanOption) -> None:
     if not best.fit.feasible:
         console.print("No offer can serve it; the rows above show why (dim; `--json` has every reason).")
         return
-    console.print(f"[bold]Cheapest:[/bold] {best.offer.service} {best.offer.instance_type} in {best.offer.region}")
+    where = escape(f"{best.offer.service} {best.offer.instance_type} in {best.offer.region}")
+    console.print(f"[bold]Cheapest:[/bold] {where}")
     for reason in best.reasons:
         console.print(f"  {reason}", highlight=False, markup=False)
     for use in best.credit_uses:

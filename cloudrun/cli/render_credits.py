@@ -9,8 +9,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from cloudrun.cli import tables
 from cloudrun.cli.render import money
 from cloudrun.credits.ledger import Balance, LedgerGrant
 from cloudrun.credits.presets import PRESETS
@@ -63,24 +63,27 @@ def _total(balances: Sequence[Balance]) -> dict[str, float]:
     }
 
 
+LEDGER_COLUMNS = (
+    tables.Column("credit"), tables.Column("provider", 3), tables.Column("remaining", right=True),
+    tables.Column("expires"), tables.Column("GPU?", 2), tables.Column("burn $/h", 4, right=True),
+    tables.Column("runway", 1, right=True), tables.Column("runs out", 5), tables.Column("basis", 6),
+)  # fmt: skip
+
+
 def print_ledger(console: Console, balances: Sequence[Balance], now: datetime) -> None:
     if not balances:
         console.print("No credit in the ledger. Add some: `cloudrun credits add --preset gcp-free-trial --starts DATE`")
         return
-    table = Table()
-    for column in ("credit", "provider", "remaining", "expires", "GPU?", "burn $/h", "runway", "runs out", "basis"):
-        table.add_column(column, justify="right" if column in {"remaining", "burn $/h", "runway"} else "left")
+    cells, styles = [], []
     for b in balances:
-        runway = f"{b.runway_hours:,.1f} h" if b.runway_hours is not None else "-"
         ends = {"burn": "burn", "expiry": "expiry"}.get(b.ends_by, b.ends_by)
-        basis = b.basis + (f" [yellow](stale: {b.stale_reason})[/yellow]" if b.stale_reason else "")
-        table.add_row(
-            b.grant.name, b.grant.provider, f"${b.remaining_usd:,.2f}", f"{b.expires_at:%Y-%m-%d}",
-            "yes" if b.grant.gpu_eligible else "no", f"{b.burn_usd_per_hour:,.3f}", runway,
-            f"{b.runs_out_at:%Y-%m-%d %H:%M} ({ends})", basis,
-            style="dim" if b.ends_by in ("expired", "spent") else None,
-        )  # fmt: skip
-    console.print(table)
+        cells.append([b.grant.name, b.grant.provider, f"${b.remaining_usd:,.2f}", f"{b.expires_at:%Y-%m-%d}",
+                      "yes" if b.grant.gpu_eligible else "no", f"{b.burn_usd_per_hour:,.3f}",
+                      f"{b.runway_hours:,.1f} h" if b.runway_hours is not None else "-",
+                      f"{b.runs_out_at:%Y-%m-%d %H:%M} ({ends})",
+                      b.basis + (f" (stale: {b.stale_reason})" if b.stale_reason else "")])  # fmt: skip
+        styles.append("dim" if b.ends_by in ("expired", "spent") else None)
+    console.print(tables.fitted(console, LEDGER_COLUMNS, cells, styles=styles)[0])
     total = _total(balances)
     console.print(
         f"[bold]Total:[/bold] ${total['remaining_usd']:,.2f} left (${total['gpu_eligible_remaining_usd']:,.2f} can "

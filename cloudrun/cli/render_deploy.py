@@ -6,12 +6,13 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from cloudrun.cli import tables
 from cloudrun.cli.render import money
 from cloudrun.deployer import DeployResult
 from cloudrun.models import CheckResult, Deployment
@@ -142,6 +143,13 @@ def print_deployed(console: Console, result: DeployResult, *, sandbox: bool = Fa
     console.print(f"  remove it:  cloudrun down {d.name}{flag}", highlight=False, markup=False)
 
 
+STATUS_COLUMNS = (
+    tables.Column("name"), tables.Column("model", 4), tables.Column("where", 3), tables.Column("instance", 1),
+    tables.Column("status"), tables.Column("up", 2, right=True), tables.Column("$/h", 2, right=True),
+    tables.Column("cost so far", right=True),
+)  # fmt: skip
+
+
 def print_status(console: Console, rows: Sequence[Deployment], report: ReconcileReport | None, now: datetime) -> None:
     if report:
         for label, names in (("adopted", report.adopted), ("vanished", report.vanished), ("updated", report.updated)):
@@ -154,17 +162,12 @@ def print_status(console: Console, rows: Sequence[Deployment], report: Reconcile
     if not rows:
         console.print("No deployments. `cloudrun plan MODEL` shows where one would run.")
         return
-    table = Table()
-    for column in ("name", "model", "where", "instance", "status", "up", "$/h", "cost so far"):
-        table.add_column(column, justify="right" if column in {"up", "$/h", "cost so far"} else "left")
-    total = 0.0
-    for d in rows:
-        cost = float(d.cost_so_far(now))
-        total += cost if d.status.value not in {"deleted", "vanished"} else 0
-        instance = d.instance_type + (" (spot)" if d.spot else "")
-        table.add_row(d.name, d.model_id, f"{d.provider} {d.region}", instance, d.status.value,
-                      f"{_hours(d, now):.1f} h", f"{d.price_per_hour_usd:,.3f}", f"{cost:,.2f}")  # fmt: skip
-    table.caption = f"cost so far of deployments not yet removed: ${total:,.2f}"
+    total = sum((d.cost_so_far(now) for d in rows if d.status.live), Decimal(0))
+    cells = [[d.name, d.model_id, f"{d.provider} {d.region}", d.instance_type + (" (spot)" if d.spot else ""),
+              d.status.value, f"{_hours(d, now):.1f} h", f"{d.price_per_hour_usd:,.3f}",
+              f"{d.cost_so_far(now):,.2f}"] for d in rows]  # fmt: skip
+    table, _ = tables.fitted(console, STATUS_COLUMNS, cells,
+                             caption=f"cost so far of deployments not yet removed: ${total:,.2f}")  # fmt: skip
     console.print(table)
     if any(d.spot and d.status.value not in {"deleted", "vanished"} for d in rows):
         console.print(f"(spot) {SPOT_NOTE}", style="yellow", highlight=False, markup=False)
@@ -180,13 +183,11 @@ def reply_text(reply: dict[str, Any]) -> str:
 
 def print_checks(console: Console, results: Sequence[CheckResult]) -> None:
     """Print which providers can deploy; then, whole lines a user can copy, what to do for each that cannot."""
-    table = Table()
-    for column in ("provider", "SDK", "credentials", "identity / detail"):
-        table.add_column(column, overflow="fold")
-    for r in results:
-        table.add_row(r.provider, "yes" if r.sdk_installed else "no", "ok" if r.credentials_ok else "no",
-                      escape(r.identity or r.detail))  # fmt: skip
-    console.print(table)
+    cells = [[r.provider, "yes" if r.sdk_installed else "no", "ok" if r.credentials_ok else "no",
+              r.identity or r.detail] for r in results]  # fmt: skip
+    columns = (tables.Column("provider"), tables.Column("SDK"), tables.Column("credentials"),
+               tables.Column("identity / detail"))  # fmt: skip
+    console.print(tables.fitted(console, columns, cells)[0])
     for r in results:
         if r.hint and not r.credentials_ok:
             console.print(f"{r.provider}: {r.hint}", highlight=False, markup=False, soft_wrap=True)

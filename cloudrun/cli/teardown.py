@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from datetime import datetime
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from cloudrun import api, teardown
+from cloudrun.cli import tables
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs import parse_duration
 from cloudrun.state import StateStore
@@ -43,22 +44,35 @@ def _log_to_stderr() -> None:
     logger.setLevel(logging.INFO)
 
 
+REPORT_COLUMNS = (tables.Column("result"), tables.Column("deployment"), tables.Column("where", 1),
+                  tables.Column("why"))  # fmt: skip
+
+
 def print_report(console: Console, report: teardown.TeardownReport) -> None:
     """Print a table of what was removed, kept (and why), or failed."""
-    table = Table(title="dry run: nothing was deleted" if report.dry_run else None)
-    for column in ("result", "deployment", "where", "why"):
-        table.add_column(column)
     verb = "would remove" if report.dry_run else "removed"
-    for label, outcomes in ((verb, report.deleted), ("kept", report.kept), ("FAILED", report.failed)):
-        for o in outcomes:
-            table.add_row(label, o.name, f"{o.provider} {o.region}", escape(o.reason))
-    console.print(table if table.row_count else "no deployments")
+    cells = [[label, o.name, f"{o.provider} {o.region}", o.reason]
+             for label, outcomes in ((verb, report.deleted), ("kept", report.kept), ("FAILED", report.failed))
+             for o in outcomes]  # fmt: skip
+    if report.dry_run:
+        console.print("dry run: nothing was deleted", style="bold", highlight=False)
+    console.print(tables.fitted(console, REPORT_COLUMNS, cells)[0] if cells else "no deployments")
     for problem in report.problems:
         console.print(f"[yellow]problem:[/yellow] {escape(problem)}", highlight=False)
     for note in report.skipped:
         console.print(f"skipped (cloudrun has nothing recorded there): {note}", highlight=False, markup=False)
     if report.interrupted:
         console.print("[yellow]interrupted:[/yellow] the deletions under way finished; the rest were not started")
+
+
+def print_decisions(console: Console, report: teardown.TeardownReport) -> None:
+    """Print one line per removal or failure, and one line for the check, as a watch loop should."""
+    at = datetime.now().strftime("%H:%M:%S")
+    for label, outcomes in (("removed", report.deleted), ("FAILED to remove", report.failed)):
+        for o in outcomes:
+            console.print(f"{at} {label} {o.name} ({o.provider} {o.region}): {o.reason}", highlight=False, markup=False)
+    console.print(f"{at} checked: {len(report.deleted)} removed, {len(report.kept)} kept, {len(report.failed)} failed"
+                  + "".join(f"; problem: {p}" for p in report.problems), highlight=False, markup=False)  # fmt: skip
 
 
 def exit_code(report: teardown.TeardownReport) -> None:
@@ -119,7 +133,7 @@ def watch(
         if as_json:
             print_json(report.to_json())
         elif not once:
-            print_report(out, report)
+            print_decisions(out, report)
 
     try:
         report = teardown.watch(run_check, interval_s=policy.interval.total_seconds(), once=once, on_report=show)

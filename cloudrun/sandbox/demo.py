@@ -52,7 +52,9 @@ def _wait_in_service_for(state: StateStore, name: str, age: timedelta) -> None:
 
 
 def _step(console: Console, command: str) -> None:
-    console.rule(f"[bold]$ {command}", align="left")
+    """Print the command a user would type, whole (a rule would cut it at a narrow terminal)."""
+    console.print()
+    console.print(f"$ {command}", style="bold", highlight=False, markup=False)
 
 
 def _cycle(model: str, console: Console) -> None:
