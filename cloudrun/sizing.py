@@ -351,11 +351,16 @@ def fetch_from_hub(model_id: str, filename: str = "config.json") -> dict[str, An
     if not _HF_ID.fullmatch(model_id):
         raise InvalidInput(f"unknown model {model_id!r}: not a Hugging Face id like owner/name", hint=hint)
     url = HUB_CONFIG_URL.format(model_id=model_id).replace("config.json", filename)
+    token = next((os.environ[name] for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN") if os.environ.get(name)), None)
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=HUB_TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=HUB_TIMEOUT_SECONDS) as response:
             body = response.read(_MAX_CONFIG_BYTES)
     except urllib.error.HTTPError as err:
         reason = f"the Hugging Face Hub answered HTTP {err.code} for {model_id!r}'s {filename}"
+        if err.code in (401, 403):  # a gated or private repository (the Hub's answer without an accepted token)
+            gated = "your HF_TOKEN lacks access" if token else "set HF_TOKEN to a token that has accepted its licence"
+            raise InvalidInput(f"{reason}: gated or private", hint=f"{gated}, or pass --config PATH") from err
         raise InvalidInput(f"{reason} (misspelt, gated or private?)", hint=hint) from err
     except Exception as err:  # DNS, TLS, timeout, or sockets disabled: all mean "not reachable" here
         message = f"unknown model {model_id!r} and the Hugging Face Hub is not reachable"

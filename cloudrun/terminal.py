@@ -20,7 +20,7 @@ from cloudrun.errors import CloudrunError
 app = typer.Typer(
     help="Deploy an open LLM where it is cheapest after your free credits, and stop the meter when idle.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
 )
 out = Console(soft_wrap=True)

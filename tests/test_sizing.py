@@ -367,3 +367,28 @@ def test_context_over_the_model_maximum_says_the_maximum():
     with pytest.raises(InvalidInput, match="maximum of 4096 tokens") as caught:
         sizing.need("deepseek-ai/deepseek-llm-67b-chat", context=8192)
     assert "--context 4096" in str(caught.value)
+
+
+def test_a_gated_config_is_fetched_with_hf_token_and_a_refusal_says_so(monkeypatch):
+    import io
+    import urllib.error
+    import urllib.request
+
+    sent: list[urllib.request.Request] = []
+
+    def hub(request, timeout):  # the Hub at the wire: 401 without a token, the config with one
+        sent.append(request)
+        if not request.get_header("Authorization"):
+            raise urllib.error.HTTPError(request.full_url, 401, "Unauthorized", {}, io.BytesIO(b""))
+        return io.BytesIO(json.dumps({"model_type": "llama", "hidden_size": 64}).encode())
+
+    monkeypatch.delenv("CLOUDRUN_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    monkeypatch.setattr(urllib.request, "urlopen", hub)
+    with pytest.raises(InvalidInput, match="gated or private") as caught:
+        sizing.fetch_from_hub("meta-llama/Llama-3.1-8B")
+    assert "set HF_TOKEN" in caught.value.hint
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    assert sizing.fetch_from_hub("meta-llama/Llama-3.1-8B")["model_type"] == "llama"
+    assert sent[-1].get_header("Authorization") == "Bearer hf_secret"

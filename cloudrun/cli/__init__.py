@@ -14,12 +14,14 @@ import typer
 from rich.markup import escape
 
 from cloudrun import __version__, debugging
+from cloudrun import config as user_config  # not `config`: the cloudrun.cli.config submodule takes that name
 from cloudrun import provider as registry
 from cloudrun.errors import CloudrunError
-from cloudrun.terminal import app, err, out
+from cloudrun.terminal import app, err, errors_to_exit, out
 
+# Each module registers its commands, in the order --help lists them.
 # isort: off
-from cloudrun.cli import plan, deploy, teardown, credits, catalog  # noqa: F401, E402 - each registers its commands, in --help's order
+from cloudrun.cli import plan, deploy, teardown, credits, catalog, config as config_commands  # noqa: F401, E402
 # isort: on
 
 
@@ -30,7 +32,9 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
+@errors_to_exit
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
     debug: bool = typer.Option(False, "--debug", help="On an error, show its causes, the cloud's request ids and "
                                "the traceback; log the SDKs' requests (or CLOUDRUN_DEBUG=1)."),  # fmt: skip
@@ -38,6 +42,8 @@ def _root(
     """Deploy an open LLM where it is cheapest after your free credits, and stop the meter when idle."""
     if debug or debugging.enabled():
         debugging.enable()
+    # flag > environment variable > config.toml > default: the file's values become the flags' defaults
+    ctx.default_map = {**(ctx.default_map or {}), **user_config.apply(user_config.load())}
 
 
 def _add_command_groups() -> None:

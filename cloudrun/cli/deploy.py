@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cloudrun import api
+from cloudrun import api, paths
 from cloudrun.cli import render_deploy
 from cloudrun.deployer import DeployInterrupted, WaitPolicy
-from cloudrun.errors import AuthError, InvalidInput
+from cloudrun.errors import AuthError, CloudrunError, InvalidInput
 from cloudrun.models import PlanOption, Precision
 from cloudrun.state import StateStore
 from cloudrun.terminal import (
@@ -50,22 +50,42 @@ def _loader(
     return api.provider_loader({p: {k: v for k, v in o.items() if v} for p, o in options.items()})
 
 
+def deployment_names(incomplete: str) -> list[str]:
+    """Return the recorded live deployments whose name starts with `incomplete`, for shell completion."""
+    if not paths.state_path().exists():  # completing must never create a state file
+        return []
+    try:
+        with StateStore() as state:
+            return [row.name for row in state.list() if row.name.startswith(incomplete)]
+    except CloudrunError:
+        return []
+
+
 @app.command()
 @errors_to_exit
 def deploy(
     model: str = typer.Argument(..., help="Hugging Face model id, e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-7B."),
     cheapest: bool = typer.Option(False, "--cheapest", help="Cheapest placement after credits (the default)."),
-    provider: str | None = typer.Option(None, "--provider", help="aws, gcp or azure (with --cheapest: a filter)."),
-    exclude: list[str] | None = typer.Option(None, "--exclude", help="Leave this provider out (repeatable)."),
-    region: str | None = typer.Option(None, "--region", help="Region (with --cheapest: a filter)."),
+    provider: str | None = typer.Option(
+        None, "--provider", envvar="CLOUDRUN_PROVIDER", help="aws, gcp or azure (with --cheapest: a filter)."
+    ),
+    exclude: list[str] | None = typer.Option(
+        None, "--exclude", envvar="CLOUDRUN_EXCLUDE", help="Leave this provider out (repeatable)."
+    ),
+    region: str | None = typer.Option(
+        None, "--region", envvar="CLOUDRUN_REGION", help="Region (with --cheapest: a filter)."
+    ),
     instance_type: str | None = typer.Option(None, "--instance-type", help="Instance type, e.g. ml.g5.12xlarge."),
     name: str | None = typer.Option(None, "--name", help="Deployment name (default: from the model id)."),
     precision: Precision | None = typer.Option(None, "--precision", help="bf16, fp8, int8 or int4."),
-    quantized_model: str | None = typer.Option(None, "--quantized-model", help="Serve this pre-quantized "
-                                               "checkpoint of the model (AWQ, GPTQ, FP8)."),  # fmt: skip
+    quantized_model: str | None = typer.Option(
+        None, "--quantized-model", help="Serve this pre-quantized checkpoint of the model (AWQ, GPTQ, FP8)."
+    ),  # fmt: skip
     context: int | None = typer.Option(None, "--context", help="Max tokens per request (vLLM max model length)."),
     spot: bool = typer.Option(False, "--spot", help="On spot VMs (Vertex AI only): cheaper, can be reclaimed."),
-    hours: float = typer.Option(24.0, "--hours", help="How long you expect it to run, for the cost shown."),
+    hours: float = typer.Option(
+        24.0, "--hours", envvar="CLOUDRUN_HOURS", help="How long you expect it to run, for the cost shown."
+    ),
     catalog: Path | None = typer.Option(None, "--catalog", help="A price CSV replacing the bundled snapshot."),
     credits: Path | None = typer.Option(None, "--credits", help="A JSON list of credit grants."),
     role: str | None = typer.Option(None, "--role", help="SageMaker execution role ARN."),
@@ -74,11 +94,18 @@ def deploy(
     resource_group: str | None = typer.Option(None, "--resource-group", help="Azure resource group."),
     workspace: str | None = typer.Option(None, "--workspace", help="Azure ML workspace."),
     free_only: bool = typer.Option(False, "--free-only", help="Only placements credit pays for in full."),
-    max_price: str | None = typer.Option(None, "--max-price", help="Only placements up to this USD/h; failover "
-                                         "to any of them without asking."),  # fmt: skip
-    idle_timeout: str | None = typer.Option(None, "--idle-timeout", help="`watch` removes it when idle this long."),
-    ttl: str | None = typer.Option(None, "--ttl", help="`watch` removes it this long after creation, e.g. 8h."),
-    max_spend: str | None = typer.Option(None, "--max-spend", help="`watch` removes it before it costs more (USD)."),
+    max_price: str | None = typer.Option(
+        None, "--max-price", help="Only placements up to this USD/h; failover to any of them without asking."
+    ),  # fmt: skip
+    idle_timeout: str | None = typer.Option(
+        None, "--idle-timeout", envvar="CLOUDRUN_IDLE_TIMEOUT", help="`watch` removes it when idle this long."
+    ),
+    ttl: str | None = typer.Option(
+        None, "--ttl", envvar="CLOUDRUN_TTL", help="`watch` removes it this long after creation, e.g. 8h."
+    ),
+    max_spend: str | None = typer.Option(
+        None, "--max-spend", envvar="CLOUDRUN_MAX_SPEND", help="`watch` removes it before it costs more (USD)."
+    ),
     dry_run: bool = DryRunOpt,
     yes: bool = YesOpt,
     as_json: bool = JsonOpt,
@@ -176,7 +203,9 @@ def status(
 @app.command()
 @errors_to_exit
 def down(
-    name: str | None = typer.Argument(None, help="The deployment to remove (see `cloudrun status`)."),
+    name: str | None = typer.Argument(
+        None, help="The deployment to remove (see `cloudrun status`).", autocompletion=deployment_names
+    ),
     all_: bool = typer.Option(False, "--all", help="Remove every deployment, orphans too (the panic button)."),
     provider: list[str] | None = typer.Option(None, "--provider", help="With --all: only these providers."),
     yes: bool = YesOpt,
@@ -209,7 +238,7 @@ def down(
 @app.command()
 @errors_to_exit
 def invoke(
-    name: str = typer.Argument(..., help="The deployment to call."),
+    name: str = typer.Argument(..., help="The deployment to call.", autocompletion=deployment_names),
     prompt: str = typer.Argument("Say hello in one sentence.", help="The user message."),
     max_tokens: int = typer.Option(256, "--max-tokens", help="Longest reply, in tokens."),
     as_json: bool = JsonOpt,

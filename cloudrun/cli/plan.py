@@ -50,16 +50,23 @@ def plan(
     concurrency: int = ConcurrencyOpt,
     config: Path | None = ConfigOpt,
     quantized_model: str | None = QuantizedOpt,
-    hours: float = typer.Option(24.0, "--hours", help="How many hours the endpoint will run."),
-    provider: list[str] | None = typer.Option(None, "--provider", help="aws, gcp or azure (repeatable)."),
-    exclude: list[str] | None = typer.Option(None, "--exclude", help="Leave this provider out (repeatable)."),
-    region: list[str] | None = typer.Option(None, "--region", help="Only these regions (repeatable)."),
+    hours: float = typer.Option(24.0, "--hours", envvar="CLOUDRUN_HOURS", help="How many hours the endpoint will run."),
+    provider: list[str] | None = typer.Option(
+        None, "--provider", envvar="CLOUDRUN_PROVIDER", help="aws, gcp or azure (repeatable)."
+    ),
+    exclude: list[str] | None = typer.Option(
+        None, "--exclude", envvar="CLOUDRUN_EXCLUDE", help="Leave this provider out (repeatable)."
+    ),
+    region: list[str] | None = typer.Option(
+        None, "--region", envvar="CLOUDRUN_REGION", help="Only these regions (repeatable)."
+    ),
     spot: bool = typer.Option(False, "--spot", help="Add spot options where the service has them (Vertex AI)."),
     catalog: Path | None = typer.Option(None, "--catalog", help="A price CSV replacing the bundled snapshot."),
     credits: Path | None = typer.Option(None, "--credits", help="A JSON list of credit grants."),
     as_json: bool = JsonOpt,
-    show_all: bool = typer.Option(False, "--all", help="List every option (not the 10 cheapest), and the offers the "
-                                  "model does not fit, with why."),
+    show_all: bool = typer.Option(
+        False, "--all", help="List every option (not the 10 cheapest), and the offers the model does not fit, with why."
+    ),
     sources: bool = typer.Option(False, "--sources", help="Number each price's source and list them."),
 ) -> None:
     """Every offer the model fits, ranked by what you would pay after credits."""
