@@ -14,6 +14,7 @@ read by Azure's one error table (azure_client.translate), which needs no SDK for
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -89,7 +90,11 @@ def _get_json(opener: urllib.request.OpenerDirector, url: str) -> dict[str, Any]
             return json.loads(response.read().decode("utf-8"), parse_float=Decimal)
     except urllib.error.HTTPError as exc:
         raise _translate(exc) from exc
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, socket.gaierror):  # no name resolution: offline, and retrying will not help
+            raise CloudrunError(f"cannot resolve {urllib.parse.urlsplit(PRICES_URL).hostname}: offline?") from exc
+        raise Transient(f"could not reach {PRICES_URL}: {exc}") from exc
+    except (TimeoutError, ConnectionError) as exc:
         raise Transient(f"could not reach {PRICES_URL}: {exc}") from exc
     except ValueError as exc:
         raise Transient(f"{API_LABEL} answered with something that is not JSON: {exc}") from exc

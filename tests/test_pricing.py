@@ -439,7 +439,8 @@ def test_catalog_refresh_exits_non_zero_when_every_provider_fails():
     result = runner.invoke(app, ["catalog", "refresh", "--provider", "azure", "--json"])
     assert result.exit_code == 1
     (report,) = json.loads(result.output)["providers"]
-    assert report["provider"] == "azure" and not report["ok"] and "previous cache kept" in report["error"]
+    assert report["provider"] == "azure" and not report["ok"]
+    assert "no cache yet: plans keep using the bundled snapshot" in report["error"]  # there was no cache to keep
 
 
 def test_plan_reports_price_age_and_never_touches_the_network_or_price_fetchers(tmp_path):
@@ -457,3 +458,20 @@ def test_plan_reports_price_age_and_never_touches_the_network_or_price_fetchers(
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["oldest"] == "2025-03-06" and report["warned"]  # the bundled Vertex rows are old
     assert [m for m in report["loaded"] if not m.startswith("urllib")] == []
+
+
+def test_an_offline_refresh_fails_at_once_instead_of_retrying_dns():
+    import socket
+    import urllib.error
+
+    class Offline(urllib.request.BaseHandler):
+        calls = 0
+        handler_order = 100  # before the real HTTPS handler
+
+        def https_open(self, request):
+            Offline.calls += 1
+            raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    with pytest.raises(Exception, match="cannot resolve prices.azure.com: offline"):
+        azure.fetch(opener=urllib.request.build_opener(Offline()), today=TODAY)
+    assert Offline.calls == 1  # not retried for a minute

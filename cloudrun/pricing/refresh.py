@@ -105,15 +105,15 @@ def _refresh_one(provider: str, regions: list[str] | None, fetcher: Fetcher, now
     try:
         result = fetcher(regions, now.date())
     except ImportError as exc:
-        report.error = f"{exc}: install it with `pip install 'cloudrun-llm[{provider}]'`; previous cache kept"
+        report.error = f"{exc}: install it with `pip install 'cloudrun-llm[{provider}]'`; {_kept(provider)}"
         return report
     except Exception as exc:  # a provider must not take the others down; CloudrunError or a payload we misread
         kind = "" if isinstance(exc, CloudrunError) else f"{type(exc).__name__}: "
-        report.error = f"{kind}{exc}; previous cache kept"
+        report.error = f"{kind}{exc}; {_kept(provider)}"
         return report
     report.rejected, report.skipped = result.rejected, result.skipped
     if not result.offers:
-        report.error = "no valid price was read; previous cache kept"
+        report.error = f"no valid price was read; {_kept(provider)}"
         return report
     offers = result.offers + _kept_rows(provider, regions)
     report.cache_file = catalog_cache.write_provider(
@@ -121,6 +121,13 @@ def _refresh_one(provider: str, regions: list[str] | None, fetcher: Fetcher, now
     )
     report.rows_written = len(result.offers)
     return report
+
+
+def _kept(provider: str) -> str:
+    """Return what plans use now that this refresh failed: the previous cache, or the bundled snapshot."""
+    if catalog_cache.provider_file(provider).is_file():
+        return "previous cache kept"
+    return "no cache yet: plans keep using the bundled snapshot"
 
 
 def _kept_rows(provider: str, refreshed: list[str] | None) -> list[Offer]:
