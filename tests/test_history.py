@@ -107,7 +107,8 @@ def test_ten_commands_at_once_remove_everything_and_rewrite_no_history(tmp_path,
         procs = [run(env, *command) for command in commands]
         outcomes = [(proc.wait(timeout=180), proc.stderr.read()) for proc in procs]
         assert all("Traceback" not in stderr for _, stderr in outcomes), outcomes
-        assert all(code in (0, 1, 5) for code, _ in outcomes), outcomes  # 5: a `down NAME` another run was deleting
+        # 4: a `down NAME` of a name another run removed first; 5: one another run was deleting at that moment
+        assert all(code in (0, 1, 4, 5) for code, _ in outcomes), outcomes
         assert not sagemaker_backends[ACCOUNT][REGION].endpoints  # every endpoint removed
         with StateStore() as state:
             for name in names:
