@@ -61,8 +61,8 @@ def path() -> Path:
     folder (e.g. ~/.config/cloudrun/config.toml)."""
     if os.environ.get(FILE_ENV):
         return Path(os.environ[FILE_ENV]).expanduser()
-    if os.environ.get("CLOUDRUN_HOME"):
-        return paths.home() / "config.toml"
+    if os.environ.get("CLOUDRUN_HOME"):  # not paths.home(): reading the config must not create the folder
+        return Path(os.environ["CLOUDRUN_HOME"]).expanduser() / "config.toml"
     import platformdirs
 
     return Path(platformdirs.user_config_dir("cloudrun")) / "config.toml"
