@@ -352,9 +352,12 @@ def test_down_is_idempotent_when_resources_are_already_gone(state, gone):
     assert resources() == NOTHING  # what was left behind (config, model) went too
 
 
-def test_status_refresh_marks_a_deployment_vanished_when_its_endpoint_was_deleted_elsewhere(state):
+def test_status_refresh_marks_a_deployment_vanished_when_all_of_it_was_deleted_elsewhere(state):
     api.deploy(prepare(), state, loader(), policy=NO_WAIT)
-    sagemaker().delete_endpoint(EndpointName="r1-qwen")
+    sm = sagemaker()
+    sm.delete_endpoint(EndpointName="r1-qwen")
+    sm.delete_endpoint_config(EndpointConfigName="r1-qwen")
+    sm.delete_model(ModelName="r1-qwen")
 
     rows, report = api.status(state, loader(), refresh=True)
 

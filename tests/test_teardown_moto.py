@@ -154,7 +154,8 @@ def test_dry_run_deletes_nothing(moto: None) -> None:
 def test_a_failing_deletion_lets_the_others_proceed_and_exits_non_zero(moto: None) -> None:
     make_endpoint("idle-one")
     make_endpoint("idle-two")
-    # someone removed cloudrun's tag from idle-two's model: the adapter refuses to delete it (Conflict)
+    assert runner.invoke(app, ["status", "--refresh", "--json"]).exit_code == 0  # both recorded (adopted)
+    # someone then removed cloudrun's tag from idle-two's model: the adapter refuses to delete it (Conflict)
     boto3.client("sagemaker", region_name=REGION).delete_tags(
         ResourceArn=arn("model", "idle-two"), TagKeys=[MANAGED_TAG]
     )
