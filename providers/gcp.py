@@ -18,7 +18,9 @@ own. `cloudrun.retry.call` retries what `cloudrun.errors` marks retryable. Creat
 Lifecycle: create() uploads the model and creates the endpoint (both operations waited, with a deadline),
 then starts deploy_model and returns once Vertex accepted it: deploying a large model takes up to an hour.
 describe() reports creating while that operation runs (its name is kept in resources["deploy_operation"]),
-in_service once the endpoint has the deployed model, failed with the operation's error otherwise.
+in_service once the endpoint has the deployed model, failed with the operation's error otherwise. An endpoint
+with no deployed model and no deploy operation is incomplete (failed: a deploy stopped before deployModel), and
+list_managed() lists labelled models too, so a model uploaded by a deploy killed before its endpoint is found.
 
 Sandbox: CLOUDRUN_VERTEX_API_ENDPOINT=http://127.0.0.1:PORT sends every aiplatform call there, and, being
 loopback, the Cloud Monitoring and Cloud Quotas reads too (a non-loopback override leaves those on Google's

@@ -14,9 +14,24 @@ from rich.table import Table
 from cloudrun.cli.render import money
 from cloudrun.deployer import DeployResult
 from cloudrun.models import CheckResult, Deployment
+from cloudrun.teardown.deletion import Removed, describe
 from cloudrun.teardown.fleet import ReconcileReport
 
 SPOT_NOTE = "Compute Engine can reclaim spot VMs at any time; Vertex then restarts the deployment, up to six times"
+
+
+def removed_text(result: Removed, now: datetime) -> str:
+    """Return what `down NAME` did, resource by resource: removed, already gone, or nothing found."""
+    row, removal = result.deployment, result.removal
+    cost = f"cost so far ${row.cost_so_far(now):,.2f}"
+    done = describe(removal, row)
+    return f"{'removed' if removal.removed else 'closed'} {row.name}: {done}; {cost}"
+
+
+def removed_json(result: Removed) -> dict[str, Any]:
+    """Return `down NAME --json`: the final row, plus what was removed and what was found already gone."""
+    return {**deployment_json(result.deployment), "removed": list(result.removal.removed),
+            "not_found": list(result.removal.not_found)}  # fmt: skip
 
 
 def print_deploy_plan(console: Console, plan: Any) -> None:
@@ -119,7 +134,8 @@ def report_json(report: ReconcileReport | None) -> dict[str, list[str]] | None:
     if report is None:
         return None
     return {"adopted": report.adopted, "vanished": report.vanished, "updated": report.updated,
-            "problems": report.problems, "skipped": report.skipped}  # fmt: skip
+            "problems": report.problems, "skipped": report.skipped, "refused": report.refused,
+            "waiting": report.waiting, "incomplete": sorted(report.incomplete)}  # fmt: skip
 
 
 def _hours(deployment: Deployment, now: datetime) -> float:
@@ -150,6 +166,12 @@ def print_status(console: Console, rows: Sequence[Deployment], report: Reconcile
             console.print(f"[yellow]could not check[/yellow] {problem}")
         for skipped in report.skipped:
             console.print(f"[dim]not scanned: {skipped}[/dim]")
+        for note in report.refused + report.waiting:
+            console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
+        for name, left in sorted(report.incomplete.items()):
+            console.print(
+                f"half-made: {name}: {left} (`cloudrun down {name}` removes it)", highlight=False, markup=False
+            )
     if not rows:
         console.print("No deployments. `cloudrun plan MODEL` shows where one would run.")
         return

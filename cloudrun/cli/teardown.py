@@ -50,8 +50,14 @@ def print_report(console: Console, report: teardown.TeardownReport) -> None:
     verb = "would remove" if report.dry_run else "removed"
     for label, outcomes in ((verb, report.deleted), ("kept", report.kept), ("FAILED", report.failed)):
         for o in outcomes:
-            table.add_row(label, o.name, f"{o.provider} {o.region}", o.reason)
+            removal = "" if o.removal is None else f" ({', '.join(o.removal.removed) or 'nothing was left'})"
+            table.add_row(label, o.name, f"{o.provider} {o.region}", o.reason + removal)
     console.print(table if table.row_count else "no deployments")
+    if report.adopted:
+        adopted = "would adopt" if report.dry_run else "adopted"
+        console.print(f"{adopted} (tagged, not recorded before): {', '.join(report.adopted)}", highlight=False)
+    for note in report.refused + report.waiting:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     for problem in report.problems:
         console.print(f"[yellow]problem:[/yellow] {problem}", highlight=False)
     for note in report.skipped:
