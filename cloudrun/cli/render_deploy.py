@@ -21,11 +21,13 @@ SPOT_NOTE = "Compute Engine can reclaim spot VMs at any time; Vertex then restar
 
 
 def removed_text(result: Removed, now: datetime) -> str:
-    """Return what `down NAME` did, resource by resource: removed, already gone, or nothing found."""
+    """Return what `down NAME` did, resource by resource: removed, looked for and not found, or nothing found."""
     row, removal = result.deployment, result.removal
     cost = f"cost so far ${row.cost_so_far(now):,.2f}"
-    done = describe(removal, row)
-    return f"{'removed' if removal.removed else 'closed'} {row.name}: {done}; {cost}"
+    if not removal.removed:
+        return f"closed {row.name}: {describe(removal, row)}; {cost}"
+    missing = f"; not found: {', '.join(removal.not_found)}" if removal.not_found else ""
+    return f"removed {row.name}: {', '.join(removal.removed)}{missing}; {cost}"
 
 
 def removed_json(result: Removed) -> dict[str, Any]:

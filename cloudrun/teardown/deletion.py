@@ -171,9 +171,10 @@ def outcome(row: Deployment, reason: str, removal: Removal | None = None) -> Out
 
 
 def describe(removal: Removal, row: Deployment) -> str:
-    """Return what a delete did in words: what it removed, what it found already gone, or that it found nothing."""
+    """Return what a delete did in words: what it removed, what it looked for and did not find, or that it found
+    nothing at all."""
     parts = [f"removed {', '.join(removal.removed)}"] if removal.removed else []
-    parts += [f"already gone: {', '.join(removal.not_found)}"] if removal.not_found else []
+    parts += [f"not found: {', '.join(removal.not_found)}"] if removal.not_found else []
     if not removal.removed:
         parts.insert(0, f"nothing of it was found in {row.provider} {row.region} (searched by its cloudrun tags)")
     return "; ".join(parts)
