@@ -138,8 +138,10 @@ def live_deployment(state: StateStore, name: str) -> Deployment:
     return row
 
 
-def down(state: StateStore, load_provider: ProviderLoader, name: str) -> Deployment:
-    """Return the deployment's final row after removing its endpoint and every resource created with it.
+def down(state: StateStore, load_provider: ProviderLoader, name: str) -> deletion.Removed:
+    """Return the deployment's final row and what was removed in the cloud (and what was found already gone).
+
+    Every resource carrying its tags goes, a half-made set of a deploy cut short too.
 
     The same claimed, idempotent path as teardown's: a failed delete raises and stays requested, so the next
     `down`, `teardown` or `watch` finishes it; a deployment another process is deleting raises Conflict.

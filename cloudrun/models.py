@@ -210,6 +210,25 @@ class Endpoint(_Frozen):
     failure_reason: str | None = None
     url: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    missing: tuple[str, ...] = Field(
+        default=(), description="parts a finished deployment has and this one lacks: a deploy stopped part-way"
+    )
+    untagged: tuple[str, ...] = Field(
+        default=(), description="parts without cloudrun's managed tag: a look-alike, never adopted or deleted"
+    )
+
+    @property
+    def incomplete(self) -> bool:
+        """Return whether a deploy stopped part-way here (e.g. a model and no endpoint): nothing can serve."""
+        return bool(self.missing)
+
+
+class Removal(_Frozen):
+    """What one delete did in the cloud: the resources it removed (or started removing), and those it looked for
+    and found already gone."""
+
+    removed: tuple[str, ...] = ()
+    not_found: tuple[str, ...] = ()
 
 
 class CheckResult(_Frozen):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from cloudrun.errors import CloudrunError, InvalidInput
-from cloudrun.models import CheckResult, DeploySpec, Endpoint, EndpointRef
+from cloudrun.models import CheckResult, DeploySpec, Endpoint, EndpointRef, Removal
 
 ClientFactory = Callable[[str, str], Any]
 """(sdk service name, region) -> client: the seam tests use to hand an adapter a faked client."""
@@ -64,15 +64,22 @@ class Provider(ABC):
         """Send an OpenAI-style chat payload to the endpoint and return the parsed response."""
 
     @abstractmethod
-    def delete(self, ref: EndpointRef) -> None:
-        """Remove the endpoint and the resources created with it. Not-found is success.
+    def delete(self, ref: EndpointRef) -> Removal:
+        """Return what was removed of the deployment `ref` names, and what was looked for and already gone.
 
-        Refuses (Conflict) to touch anything that does not carry cloudrun's managed tag.
+        Removes every resource of the deployment: those `ref` names and those carrying its cloudrun-deployment tag in
+        `ref.region` (a deploy killed part-way leaves some without the others). Not-found is success. Refuses
+        (Conflict, naming them) to touch anything that does not carry cloudrun's managed tag.
         """
 
     @abstractmethod
     def list_managed(self, regions: Sequence[str]) -> list[Endpoint]:
-        """Return the endpoints in these regions that carry cloudrun's managed tag, and only those."""
+        """Return every deployment whose resources carry cloudrun's managed tag in these regions, one Endpoint each.
+
+        Found by tag for every kind cloudrun creates, not only endpoints: a set a deploy left half-made (e.g. a
+        model and no endpoint) is an Endpoint with `missing` set; one with parts lacking the tag (a look-alike) has
+        `untagged` set. Resources without the tag are never listed on their own.
+        """
 
     @abstractmethod
     def invocations(self, ref: EndpointRef, since: datetime) -> int | None:

@@ -10,8 +10,10 @@ aws_template (the requests), aws_metrics (Invocations, log tail, quotas), aws_ro
 aws_prices (Price List API, for `catalog refresh`), aws_credits (freetier and Cost Explorer, for `credits sync`).
 
 Gaps: supports_spot=False, SageMaker real-time endpoints have no spot capacity (managed spot is for
-training jobs). list_managed() uses SageMaker Search, which is eventually consistent: an endpoint created
-seconds ago may be missing from it for a while (the state store covers that window).
+training jobs). list_managed() finds endpoints with SageMaker Search, which is eventually consistent: an endpoint
+created seconds ago may be missing from it for a while (the state store covers that window; a tagged model whose
+endpoint Search has not indexed yet is checked by name). Models and endpoint configs are not searchable by tag: it
+lists them and reads each one's tags (aws_resources.listed), one ListTags call per model and config in a region.
 """
 
 from __future__ import annotations
@@ -28,11 +30,21 @@ from cloudrun.errors import (
     InvalidInput,
     Transient,
 )
-from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
+from cloudrun.models import (
+    DEPLOYMENT_TAG,
+    MANAGED_TAG,
+    CheckResult,
+    DeploySpec,
+    Endpoint,
+    EndpointRef,
+    EndpointState,
+    Removal,
+)
 from cloudrun.provider import ClientFactory, Provider
 
 from . import aws_client, aws_metrics, aws_resources, aws_role, aws_template
 from .aws_client import CREDENTIALS_HINT
+from .aws_resources import Listed
 from .common import failure_error
 
 _STATE_MAP = {
@@ -48,6 +60,7 @@ _STATE_MAP = {
 }
 
 _GLOBAL_REGION = "us-east-1"  # STS and IAM are global; any region's client reaches them
+Parts = set[tuple[str, str]]  # (kind, name) of the endpoint configs and models an endpoint uses
 
 
 class SageMakerProvider(Provider):
@@ -152,24 +165,33 @@ class SageMakerProvider(Provider):
         except ValueError as exc:
             raise CloudrunError(f"endpoint {ref.name} did not answer with JSON: {body[:200]!r}") from exc
 
-    def delete(self, ref: EndpointRef) -> None:
-        """Delete the endpoint, its config and its model; refuse (Conflict) if any lacks cloudrun's tag."""
-        aws_resources.guarded_removal(self._call, ref.region, ref.endpoint_id, ref.resources)
+    def delete(self, ref: EndpointRef) -> Removal:
+        """Return what was removed of the endpoint, its config and its models; Conflict if any lacks cloudrun's tag.
+
+        cloudrun names all three after the deployment, so a ref of a set a deploy left half-made finds them too.
+        """
+        return aws_resources.guarded_removal(self._call, ref.region, ref.endpoint_id, ref.resources)
 
     def list_managed(self, regions: Sequence[str]) -> list[Endpoint]:
-        """Return the endpoints tagged cloudrun-managed=true in these regions (SageMaker Search, by tag)."""
-        search = {"Filters": [{"Name": f"Tags.{MANAGED_TAG}", "Operator": "Equals", "Value": "true"}]}
-        endpoints = []
+        """Return every deployment tagged cloudrun-managed=true in these regions, one Endpoint each.
+
+        Endpoints come from SageMaker Search by tag; models and endpoint configs no listed endpoint uses come from
+        aws_resources.listed (tags read one by one) and are grouped by their cloudrun-deployment tag: a deploy
+        killed between its create calls leaves such a set (an incomplete Endpoint, `missing` set).
+        """
+        found = []
         for region in regions:
-            params = {"Resource": "Endpoint", "SearchExpression": search, "MaxResults": 100}
-            for result in aws_resources.pages(self._call, "sagemaker", region, "search", params, "Results"):
-                record = result.get("Endpoint") or {}
+            models = aws_resources.listed(self._call, region, "model")
+            configs = aws_resources.listed(self._call, region, "endpoint_config")
+            used: Parts = set()
+            for record in self._searched(region):
                 tags = aws_resources.tag_dict(record.get("Tags", []))
-                if tags.get(MANAGED_TAG) != "true":
-                    continue
-                config = aws_resources.endpoint_config(self._call, region, record.get("EndpointConfigName"))
-                endpoints.append(_to_endpoint(record, region, tags, config))
-        return endpoints
+                endpoint, parts = self._with_parts(region, record, tags, models, configs)
+                found.append(endpoint)
+                used |= parts
+            names = {endpoint.ref.name for endpoint in found if endpoint.ref.region == region}
+            found += self._leftovers(region, models, configs, used, names)
+        return found
 
     def invocations(self, ref: EndpointRef, since: datetime) -> int | None:
         """Return the Invocations since `since` summed over every variant of the endpoint; 0 without datapoints.
@@ -207,6 +229,51 @@ class SageMakerProvider(Provider):
         token = aws_template.REDACTED_TOKEN if aws_template.hf_token() else None
         return aws_template.requests(spec, aws_role.known_without_calls(role_arn or self._role_arn), token)
 
+    def _searched(self, region: str) -> list[dict[str, Any]]:
+        """Return the Search records of the endpoints tagged cloudrun-managed=true in `region`."""
+        search = {"Filters": [{"Name": f"Tags.{MANAGED_TAG}", "Operator": "Equals", "Value": "true"}]}
+        params = {"Resource": "Endpoint", "SearchExpression": search, "MaxResults": 100}
+        results = aws_resources.pages(self._call, "sagemaker", region, "search", params, "Results")
+        records = [result.get("Endpoint") or {} for result in results]
+        return [r for r in records if aws_resources.tag_dict(r.get("Tags", [])).get(MANAGED_TAG) == "true"]
+
+    def _with_parts(self, region: str, record: dict[str, Any], tags: dict[str, str], models: dict[str, Listed],
+                    configs: dict[str, Listed]) -> tuple[Endpoint, Parts]:  # fmt: skip
+        """Return an endpoint with its config's and models' tags checked, and the (kind, name) of those parts."""
+        config = aws_resources.endpoint_config(self._call, region, record.get("EndpointConfigName"))
+        parts = {("endpoint_config", record.get("EndpointConfigName") or "")}
+        parts |= {("model", name) for name in aws_resources.model_names(config or {})}
+        theirs = [
+            f"{kind.replace('_', ' ')} {name}"
+            for kind, name in sorted(parts)
+            if (part := (configs if kind == "endpoint_config" else models).get(name)) and not part.managed
+        ]
+        if tags.get(MANAGED_TAG) != "true":
+            theirs.insert(0, f"endpoint {record['EndpointName']}")
+        return _to_endpoint(record, region, tags, config, untagged=tuple(theirs)), parts
+
+    def _leftovers(self, region: str, models: dict[str, Listed], configs: dict[str, Listed], used: Parts,
+                   names: set[str]) -> list[Endpoint]:  # fmt: skip
+        """Return the tagged models and configs no listed endpoint uses, one Endpoint per deployment."""
+        groups: dict[str, list[Listed]] = {}
+        for item in [*models.values(), *configs.values()]:
+            if item.managed and (item.kind, item.name) not in used:
+                groups.setdefault(item.deployment, []).append(item)
+        found = []
+        for name, parts in sorted(groups.items()):
+            if name in names:
+                continue  # its endpoint was listed: these are parts it no longer uses, left alone
+            # Search is eventually consistent: ask for the endpoint by name before calling the set incomplete.
+            endpoint = aws_resources.find(self._call, region, "endpoint", name)
+            if endpoint is not None:
+                record, tags = endpoint
+                found.append(self._with_parts(region, record, {**parts[0].tags, **tags}, models, configs)[0])
+                continue
+            config = next((p for p in parts if p.kind == "endpoint_config"), None)
+            record = aws_resources.endpoint_config(self._call, region, config.name) if config else None
+            found.append(_incomplete(region, name, parts, record, models))
+        return found
+
     def _iam(self, operation: str, **params: Any) -> Any:
         return self._call("iam", _GLOBAL_REGION, operation, params, idempotent=not operation.startswith("create"))
 
@@ -230,6 +297,7 @@ def _to_endpoint(
     config: dict[str, Any] | None,
     *,
     ref: EndpointRef | None = None,
+    untagged: tuple[str, ...] = (),
 ) -> Endpoint:
     """Return an Endpoint from a describe_endpoint (or Search) record and its endpoint config."""
     name = record["EndpointName"]
@@ -254,4 +322,29 @@ def _to_endpoint(
         failure_reason=record.get("FailureReason") or None,
         url=f"https://runtime.sagemaker.{region}.amazonaws.com/endpoints/{name}/invocations",
         tags=tags,
+        untagged=untagged,
     )
+
+
+def _incomplete(region: str, name: str, parts: list[Listed], config: dict[str, Any] | None,
+                models: dict[str, Listed]) -> Endpoint:  # fmt: skip
+    """Return the Endpoint of a deployment whose endpoint was never created: its tagged model and/or config."""
+    have = {part.kind: part.name for part in parts}
+    model_names = aws_resources.model_names(config or {}) or [have.get("model", name)]
+    theirs = tuple(f"model {m}" for m in model_names if m in models and not models[m].managed)
+    missing = tuple(kind.replace("_", " ") for kind in ("model", "endpoint_config") if kind not in have)
+    missing += ("endpoint",)
+    left = ", ".join(part.label for part in parts)
+    times = [part.created_at for part in parts if part.created_at]
+    variant = ((config or {}).get("ProductionVariants") or [{}])[0]
+    return Endpoint(
+        ref=EndpointRef(provider="aws", region=region, name=name, endpoint_id=name,
+                        resources={"model": model_names[0], "endpoint_config": have.get("endpoint_config", name)}),
+        state=EndpointState.failed,
+        instance_type=variant.get("InstanceType"),
+        created_at=max(times).astimezone(timezone.utc) if times else None,
+        failure_reason=f"incomplete: {left} left, no {', no '.join(missing)}",
+        tags={MANAGED_TAG: "true", DEPLOYMENT_TAG: name},
+        missing=missing,
+        untagged=theirs,
+    )  # fmt: skip

@@ -41,15 +41,26 @@ from cloudrun.errors import (
     InvalidInput,
     NotFound,
 )
-from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
+from cloudrun.models import (
+    DEPLOYMENT_TAG,
+    MANAGED_TAG,
+    CheckResult,
+    DeploySpec,
+    Endpoint,
+    EndpointRef,
+    EndpointState,
+    Removal,
+)
 from cloudrun.provider import ClientFactory, Provider
 
 from . import azure_client, azure_metrics, azure_quota, azure_template
 from .azure_client import CREDENTIALS_HINT
 from .azure_resources import (
     Observed,
+    created_at,
     deployment_entity,
     endpoint_entity,
+    managed,
     needs_traffic,
     observe,
     region_key,
@@ -203,32 +214,57 @@ class AzureMLProvider(Provider):
         except ValueError as exc:
             raise CloudrunError(f"endpoint {ref.name} did not answer with JSON: {response.text[:200]!r}") from exc
 
-    def delete(self, ref: EndpointRef) -> None:
-        """Delete the endpoint and its deployments; refuse (Conflict) one without cloudrun's tag; gone is done."""
+    def delete(self, ref: EndpointRef) -> Removal:
+        """Return what was removed: the endpoint with its deployments; gone is done.
+
+        Tag-exact: deleting an endpoint deletes every deployment in it (Azure ML docs, how-to-deploy-online-endpoints,
+        "Delete the endpoint and the deployment": "it deletes the endpoint and all the underlying deployments"), so
+        if one lacks cloudrun's tag only the tagged deployments are deleted, one by one, and Conflict names the rest.
+        """
         endpoint = self._find_endpoint(ref.endpoint_id)
         if endpoint is None:
-            return
-        if (endpoint.tags or {}).get(MANAGED_TAG) != "true":
+            return Removal(not_found=(f"endpoint {ref.endpoint_id}",))
+        if not managed(endpoint):
             raise Conflict(f"endpoint {ref.endpoint_id} is not managed by cloudrun; refusing to delete it")
+        deployments = self._deployments(ref.endpoint_id)
+        theirs = [d.name for d in deployments if not managed(d)]
+        if theirs:
+            removed = self._remove_deployments(ref.endpoint_id, [d for d in deployments if managed(d)])
+            done = f"removed {', '.join(removed)}; " if removed else ""
+            raise Conflict(
+                f"endpoint {ref.endpoint_id} holds deployment {', '.join(theirs)} without the {MANAGED_TAG}=true tag: "
+                f"{done}the endpoint and {', '.join(theirs)} are kept",
+                hint="cloudrun deletes only what carries its tag: remove those deployments yourself, then run "
+                f"`cloudrun down {ref.name}` again",
+            )
+        removed = (f"endpoint {ref.endpoint_id}", *(f"deployment {d.name}" for d in deployments))
         if endpoint.provisioning_state == "Deleting":
-            return
+            return Removal(removed=removed)
         try:
             self._begin(lambda: self._ml().online_endpoints.begin_delete(name=ref.endpoint_id))
         except NotFound:
-            return
+            return Removal(not_found=(f"endpoint {ref.endpoint_id}",))
+        return Removal(removed=removed)
 
     def list_managed(self, regions: Sequence[str]) -> list[Endpoint]:
-        """Return the workspace's endpoints tagged cloudrun-managed=true whose location is in `regions`."""
+        """Return the workspace's endpoints tagged cloudrun-managed=true whose location is in `regions`.
+
+        Each with its deployments' tags checked (a deployment without the tag makes it a look-alike) and, when it
+        has no deployment at all, marked incomplete (a deploy killed between the endpoint and its deployment).
+        Deployments live inside their endpoint, so no other kind needs listing.
+        """
         wanted = {region_key(r) for r in regions}
         found = self._call(lambda: list(self._ml().online_endpoints.list()))
         endpoints = []
         for endpoint in found:
-            if (endpoint.tags or {}).get(MANAGED_TAG) != "true" or region_key(endpoint.location or "") not in wanted:
+            if not managed(endpoint) or region_key(endpoint.location or "") not in wanted:
                 continue
+            deployments = self._deployments(endpoint.name)
             observed = observe(
                 endpoint, azure_template.deployment_name(), call=self._call, ml=self._ml, states=_STATE_MAP
             )
-            endpoints.append(_to_endpoint(endpoint, observed))
+            theirs = tuple(f"deployment {d.name}" for d in deployments if not managed(d))
+            endpoints.append(_to_endpoint(endpoint, observed, untagged=theirs, bare=not deployments))
         return endpoints
 
     def invocations(self, ref: EndpointRef, since: datetime) -> int | None:
@@ -253,6 +289,26 @@ class AzureMLProvider(Provider):
         return failure_error(endpoint, kind, azure_client.HINTS, service="Azure ML", unit="instance", otherwise=logs)
 
     # --- the endpoint's parts -----------------------------------------------------------------------------
+
+    def _deployments(self, endpoint_name: str) -> list[Any]:
+        """Return the endpoint's deployments (azure-ai-ml OnlineDeploymentOperations.list); none if it is gone."""
+        try:
+            return self._call(lambda: list(self._ml().online_deployments.list(endpoint_name)))
+        except NotFound:
+            return []
+
+    def _remove_deployments(self, endpoint_name: str, deployments: list[Any]) -> list[str]:
+        """Return the deployments whose deletion Azure accepted, deleted one by one (each returns once accepted)."""
+        removed = []
+        for deployment in deployments:
+            if deployment.provisioning_state != "Deleting":
+                try:
+                    self._begin(lambda d=deployment: self._ml().online_deployments.begin_delete(
+                        name=d.name, endpoint_name=endpoint_name))  # fmt: skip
+                except NotFound:
+                    continue
+            removed.append(f"deployment {deployment.name}")
+        return removed
 
     def _find_endpoint(self, name: str) -> Any | None:
         try:
@@ -287,8 +343,12 @@ class AzureMLProvider(Provider):
 # --- converters to cloudrun models -----------------------------------------------------------------------
 
 
-def _to_endpoint(endpoint: Any, observed: Observed, *, ref: EndpointRef | None = None) -> Endpoint:
-    """Return an Endpoint from azure-ai-ml's OnlineEndpoint and the observed state of its deployment."""
+def _to_endpoint(endpoint: Any, observed: Observed, *, ref: EndpointRef | None = None, untagged: tuple[str, ...] = (),
+                 bare: bool = False) -> Endpoint:  # fmt: skip
+    """Return an Endpoint from azure-ai-ml's OnlineEndpoint and the observed state of its deployment.
+
+    `bare`: the endpoint holds no deployment at all, so (unless it is going) a deploy stopped part-way.
+    """
     tags = {str(k): str(v) for k, v in (endpoint.tags or {}).items()}
     deployment = observed.deployment
     ref = ref or EndpointRef(
@@ -298,12 +358,19 @@ def _to_endpoint(endpoint: Any, observed: Observed, *, ref: EndpointRef | None =
         endpoint_id=endpoint.name,
         resources={"deployment": deployment.name if deployment else azure_template.deployment_name()},
     )
+    reason = observed.reason if observed.state is EndpointState.failed else None
+    incomplete = bare and observed.state is not EndpointState.deleting
+    if incomplete:
+        reason = f"incomplete: endpoint {endpoint.name} left, no deployment"
     return Endpoint(
         ref=ref,
-        state=observed.state,
+        state=EndpointState.failed if incomplete else observed.state,
         instance_type=getattr(deployment, "instance_type", None),
         instance_count=getattr(deployment, "instance_count", None),
-        failure_reason=observed.reason if observed.state is EndpointState.failed else None,
+        created_at=created_at(endpoint),
+        failure_reason=reason,
         url=endpoint.scoring_uri or None,
         tags=tags,
+        missing=(f"deployment {azure_template.deployment_name()}",) if incomplete else (),
+        untagged=untagged,
     )

@@ -5,6 +5,7 @@ Calls go through the adapter's `call` (translated, retried); state names map thr
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from azure.ai.ml.entities import (
@@ -16,7 +17,7 @@ from azure.ai.ml.entities import (
 )
 
 from cloudrun.errors import CloudrunError, NotFound
-from cloudrun.models import EndpointState
+from cloudrun.models import MANAGED_TAG, EndpointState
 
 from . import azure_quota
 
@@ -106,6 +107,24 @@ def to_usage(row: Any) -> azure_quota.Usage:
     current = fields.get("current_value") or fields.get("currentValue") or 0
     return azure_quota.Usage(name=str(value), localized=str(localized), type=str(fields.get("type") or ""),
                              current=int(current), limit=int(row.limit or 0))  # fmt: skip
+
+
+def managed(resource: Any) -> bool:
+    """Return whether an endpoint or deployment carries cloudrun-managed=true."""
+    return (getattr(resource, "tags", None) or {}).get(MANAGED_TAG) == "true"
+
+
+def created_at(endpoint: Any) -> datetime | None:
+    """Return when ARM says the endpoint was created (its systemData.createdAt), or None if it does not say.
+
+    azure-ai-ml copies systemData into OnlineEndpoint.properties as "createdAt", formatted "%Y-%m-%dT%H:%M:%S.%f%z"
+    (azure/ai/ml/entities/_endpoint/online_endpoint.py, OnlineEndpoint._from_rest_object).
+    """
+    text = (getattr(endpoint, "properties", None) or {}).get("createdAt")
+    try:
+        return datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(timezone.utc) if text else None
+    except ValueError:
+        return None
 
 
 def region_key(location: str) -> str:

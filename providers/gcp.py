@@ -18,7 +18,9 @@ own. `cloudrun.retry.call` retries what `cloudrun.errors` marks retryable. Creat
 Lifecycle: create() uploads the model and creates the endpoint (both operations waited, with a deadline),
 then starts deploy_model and returns once Vertex accepted it: deploying a large model takes up to an hour.
 describe() reports creating while that operation runs (its name is kept in resources["deploy_operation"]),
-in_service once the endpoint has the deployed model, failed with the operation's error otherwise.
+in_service once the endpoint has the deployed model, failed with the operation's error otherwise. An endpoint
+with no deployed model and no deploy operation is incomplete (failed: a deploy stopped before deployModel), and
+list_managed() lists labelled models too, so a model uploaded by a deploy killed before its endpoint is found.
 
 Sandbox: CLOUDRUN_VERTEX_API_ENDPOINT=http://127.0.0.1:PORT sends every aiplatform call there, and, being
 loopback, the Cloud Monitoring and Cloud Quotas reads too (a non-loopback override leaves those on Google's
@@ -52,7 +54,15 @@ from google.protobuf import json_format, struct_pb2
 
 from cloudrun import retry
 from cloudrun.errors import AuthError, CloudrunError, InvalidInput
-from cloudrun.models import DEPLOYMENT_TAG, MANAGED_TAG, CheckResult, DeploySpec, Endpoint, EndpointRef, EndpointState
+from cloudrun.models import (
+    DEPLOYMENT_TAG,
+    CheckResult,
+    DeploySpec,
+    Endpoint,
+    EndpointRef,
+    EndpointState,
+    Removal,
+)
 from cloudrun.pricing import shapes
 from cloudrun.provider import ClientFactory, Provider
 
@@ -67,7 +77,7 @@ _STATE_MAP = {
     "deploying": EndpointState.creating,  # deploy_model operation still running
     "deployed": EndpointState.in_service,  # the endpoint carries a deployed model
     "deploy_failed": EndpointState.failed,  # the operation ended with an error
-    "empty": EndpointState.updating,  # no model and no deploy running: not serving, not terminal
+    "empty": EndpointState.failed,  # no model and no deploy running: a deploy stopped part-way (incomplete)
 }
 
 _CHECK_REGION = "us-central1"
@@ -193,18 +203,28 @@ class VertexProvider(Provider):
             return answer
         return {"choices": [{"index": 0, "message": {"role": "assistant", "content": str(answer)}}]}
 
-    def delete(self, ref: EndpointRef) -> None:
-        """Undeploy, delete the endpoint, delete the model; refuse (Conflict) if one lacks cloudrun's label."""
-        gcp_resources.remove(self._call, self._run_operation, ref)
+    def delete(self, ref: EndpointRef) -> Removal:
+        """Return what was removed: undeployed, endpoint and model(s) deleted, found by `ref` and by the deployment's
+        labels; Conflict (nothing changed) if one lacks cloudrun's label."""
+        return gcp_resources.remove(self._call, self._run_operation, self.project, ref)
 
     def list_managed(self, regions: Sequence[str]) -> list[Endpoint]:
-        """Return the endpoints labelled cloudrun-managed=true in these regions (Vertex filters, cloudrun re-checks)."""
+        """Return every deployment labelled cloudrun-managed=true in these regions, one Endpoint each.
+
+        Endpoints and models are both listed by label (Vertex filters, cloudrun re-checks). A labelled model no
+        endpoint uses is a deploy killed after its upload: an incomplete Endpoint with no endpoint id; a labelled
+        endpoint with no model deployed and no deploy running is one killed before deployModel.
+        """
         found = []
         for region in regions:
-            request = {"parent": f"projects/{self.project}/locations/{region}", "filter": f"labels.{MANAGED_TAG}=true"}
-            for record in self._call("endpoint", region, "list_endpoints", request):
-                if record.labels.get(MANAGED_TAG) == "true":
-                    found.append(self._to_endpoint(record, region))
+            endpoints, models = gcp_resources.inventory(self._call, self.project, region)
+            ours = {e.name for e in endpoints}
+            spare = gcp_resources.spare_models(models, ours)
+            tagged = {model.name for model in models}
+            for record in endpoints:
+                deployment = record.labels.get(DEPLOYMENT_TAG, record.display_name)
+                found.append(self._listed(record, region, deployment, spare.pop(deployment, []), tagged))
+            found += [_left(region, deployment, left, ours) for deployment, left in sorted(spare.items())]
         return found
 
     def invocations(self, ref: EndpointRef, since: datetime) -> int | None:
@@ -240,6 +260,18 @@ class VertexProvider(Provider):
         """Return the project: --project, $GOOGLE_CLOUD_PROJECT, or the one ADC names (resolved on first use)."""
         return self._google.project
 
+    def _listed(self, record: Any, region: str, deployment: str, spare: list[Any], tagged: set[str]) -> Endpoint:
+        """Return a labelled endpoint with its spare models (labelled for it, deployed nowhere) and unlabelled parts."""
+        idle = [model.name for model in spare if not model.deployed_models]
+        resources = {"model": idle[0]} if idle and not record.deployed_models else {}
+        ref = EndpointRef(provider=self.name, region=region, name=deployment, endpoint_id=record.name,
+                          resources=resources)  # fmt: skip
+        endpoint = self._to_endpoint(record, region, ref)
+        theirs = [f"model {d.model}" for d in record.deployed_models if d.model not in tagged
+                  and gcp_resources.find(self._call, "model", region, d.model) is not None]  # fmt: skip
+        theirs += sorted({f"endpoint {d.endpoint}" for model in spare for d in model.deployed_models})
+        return endpoint.model_copy(update={"untagged": tuple(theirs)}) if theirs else endpoint
+
     # --- converters to cloudrun models -------------------------------------------------------------------
 
     def _to_endpoint(self, record: Any, region: str, ref: EndpointRef | None = None) -> Endpoint:
@@ -265,6 +297,10 @@ def _to_endpoint(record: Any, region: str, labels: dict[str, str], operation: An
         reason = f"{gcp_client.operation_error(operation).message}"
     else:
         situation = "empty"
+        left = ", ".join(
+            [f"endpoint {record.name}"] + [f"model {m}" for m in [ref.resources.get("model")] if ref and m]
+        )
+        reason = f"incomplete: {left} left, no deployed model"
     first = deployed[0] if deployed else None
     resources = dict(ref.resources) if ref else {}
     if first is not None:
@@ -284,4 +320,23 @@ def _to_endpoint(record: Any, region: str, labels: dict[str, str], operation: An
         failure_reason=reason,
         url=f"https://{region}-aiplatform.googleapis.com/v1/{record.name}:predict",
         tags=labels,
+        missing=("deployed model",) if situation == "empty" else (),
     )
+
+
+def _left(region: str, deployment: str, models: list[Any], ours: set[str]) -> Endpoint:
+    """Return the Endpoint of labelled models without a labelled endpoint: a deploy killed after its upload, or (a
+    model deployed on an endpoint that is not cloudrun's) a look-alike."""
+    theirs = sorted({f"endpoint {d.endpoint}" for m in models for d in m.deployed_models if d.endpoint not in ours})
+    times = [m.create_time.astimezone(timezone.utc) for m in models if m.create_time]
+    names = ", ".join(f"model {m.name}" for m in models)
+    return Endpoint(
+        ref=EndpointRef(provider="gcp", region=region, name=deployment, endpoint_id="",
+                        resources={"model": models[0].name}),
+        state=EndpointState.failed,
+        created_at=max(times) if times else None,
+        failure_reason=f"incomplete: {names} left, no endpoint",
+        tags=dict(models[0].labels),
+        missing=("endpoint", "deployed model"),
+        untagged=tuple(theirs),
+    )  # fmt: skip

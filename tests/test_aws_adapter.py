@@ -121,7 +121,7 @@ def test_untagged_endpoint_is_never_listed_and_never_deleted(moto_aws):
     provider = SageMakerProvider(role_arn=ROLE_ARN)
     provider.create(spec("ours"))
     assert [e.ref.name for e in provider.list_managed([REGION])] == ["ours"]
-    with pytest.raises(Conflict, match="endpoint handmade is not managed by cloudrun; refusing to delete it"):
+    with pytest.raises(Conflict, match="endpoint handmade, endpoint config handmade, model handmade are not managed"):
         provider.delete(ref("handmade"))
     sm = boto3.client("sagemaker", region_name=REGION)
     assert sm.describe_endpoint(EndpointName="handmade")["EndpointStatus"] == "InService"

@@ -77,6 +77,7 @@ class Cloud:
     exists: Callable[[EndpointRef], bool]  # whether the fake still holds the endpoint
     inventory: Callable[[], Any]  # a snapshot of every resource the fake holds
     outage: Callable[[pytest.MonkeyPatch], Provider]  # an adapter that finds the cloud's metrics service failing
+    make_half: Callable[[str], None]  # what a deploy killed after its first create leaves: that resource, tagged
 
 
 def catalog_spec(provider: str, name: str) -> DeploySpec:
@@ -150,8 +151,14 @@ def aws_cloud(server: aws.AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> Cloud:
         patch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:1")  # CloudWatch unreachable
         return SageMakerProvider(sleep=lambda _: None, deadline_s=0)
 
+    def make_half(name: str) -> None:
+        tags = [{"Key": MANAGED_TAG, "Value": "true"}, {"Key": DEPLOYMENT_TAG, "Value": name}]
+        sm.create_model(ModelName=name, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+                        PrimaryContainer={"Image": "img"}, Tags=tags)  # fmt: skip
+
     adapter = SageMakerProvider(sleep=lambda _: None, deadline_s=5)
-    return Cloud("aws", adapter, region, lambda n: catalog_spec("aws", n), make_untagged, exists, inventory, outage)
+    return Cloud("aws", adapter, region, lambda n: catalog_spec("aws", n), make_untagged, exists, inventory, outage,
+                 make_half)  # fmt: skip
 
 
 def gcp_cloud(server: vertex_fake.VertexSandbox, monkeypatch: pytest.MonkeyPatch) -> Cloud:
@@ -194,6 +201,15 @@ def gcp_cloud(server: vertex_fake.VertexSandbox, monkeypatch: pytest.MonkeyPatch
         with state.lock:
             return ref.endpoint_id in state.endpoints
 
+    def make_half(name: str) -> None:
+        client = aiplatform_v1.ModelServiceClient(
+            transport="rest", credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=server.url)
+        )
+        model = {"display_name": name, "labels": {MANAGED_TAG: "true", DEPLOYMENT_TAG: name},
+                 "container_spec": {"image_uri": "example/serve:1"}}  # fmt: skip
+        started = client.upload_model(parent=f"projects/{vertex_fake.SANDBOX_PROJECT}/locations/{region}", model=model)
+        client.get_operation(request={"name": started.operation.name})
+
     def inventory() -> Any:
         with state.lock:
             return sorted(state.models), sorted(state.endpoints)
@@ -204,7 +220,8 @@ def gcp_cloud(server: vertex_fake.VertexSandbox, monkeypatch: pytest.MonkeyPatch
         return VertexProvider(sleep=lambda _: None, deadline_s=0)
 
     adapter = VertexProvider(sleep=lambda _: None, deadline_s=5)
-    return Cloud("gcp", adapter, region, lambda n: catalog_spec("gcp", n), make_untagged, exists, inventory, outage)
+    return Cloud("gcp", adapter, region, lambda n: catalog_spec("gcp", n), make_untagged, exists, inventory, outage,
+                 make_half)  # fmt: skip
 
 
 def azure_cloud(server: azure_fake.AzureSandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Cloud:
@@ -237,8 +254,12 @@ def azure_cloud(server: azure_fake.AzureSandbox, monkeypatch: pytest.MonkeyPatch
             arm.faults.metrics.append((503, {"error": {"code": "ServiceUnavailable", "message": "try later"}}))
         return AzureMLProvider(sleep=lambda _: None, deadline_s=0)
 
+    def make_half(name: str) -> None:
+        arm.add_endpoint(name, tags={MANAGED_TAG: "true", DEPLOYMENT_TAG: name})
+
     adapter = AzureMLProvider(sleep=lambda _: None, deadline_s=5)
-    return Cloud("azure", adapter, region, lambda n: catalog_spec("azure", n), make_untagged, exists, inventory, outage)
+    return Cloud("azure", adapter, region, lambda n: catalog_spec("azure", n), make_untagged, exists, inventory,
+                 outage, make_half)  # fmt: skip
 
 
 @pytest.fixture(params=["aws", "gcp", "azure"])
@@ -335,11 +356,31 @@ def test_lifecycle(cloud: Cloud):
     assert isinstance(count, int) and count >= 1, count  # the call above was counted, as the cloud counts it
     assert not idle_decision(name, count)
 
-    adapter.delete(ref)
+    removal = adapter.delete(ref)
+    assert removal.removed and all(isinstance(part, str) for part in removal.removed)
     wait_gone(adapter, ref)
-    adapter.delete(ref)  # gone is done
+    again = adapter.delete(ref)  # gone is done, and says so
+    assert again.removed == () and again.not_found
     assert listed(adapter.list_managed([cloud.region]), ref) == []
     assert cloud.exists(untagged)
+
+
+def test_a_half_made_set_is_found_by_its_tag_and_removed(cloud: Cloud):
+    before = cloud.inventory()
+    name = unique("half")
+    cloud.make_half(name)
+
+    (found,) = [e for e in cloud.adapter.list_managed([cloud.region]) if e.ref.name == name]
+
+    assert found.incomplete and found.state is EndpointState.failed and found.untagged == ()
+    assert found.tags[MANAGED_TAG] == "true" and found.tags[DEPLOYMENT_TAG] == name
+    removal = cloud.adapter.delete(found.ref)
+    assert len(removal.removed) == 1, removal  # the one resource the killed deploy had made
+    deadline = time.monotonic() + 10
+    while cloud.inventory() != before:  # Azure deletes asynchronously
+        assert time.monotonic() < deadline, cloud.inventory()
+        time.sleep(0.05)
+    assert [e for e in cloud.adapter.list_managed([cloud.region]) if e.ref.name == name] == []
 
 
 def test_a_metrics_outage_is_unknown_and_the_endpoint_kept(cloud: Cloud, monkeypatch):

@@ -107,7 +107,7 @@ def test_a_failed_down_is_also_finished_by_down_again(moto, tmp_path):
         with pytest.raises(CloudrunError):
             api.down(state, loader(flaky), "ds")
         flaky.failing = False
-        assert api.down(state, loader(flaky), "ds").status is DeploymentStatus.deleted
+        assert api.down(state, loader(flaky), "ds").deployment.status is DeploymentStatus.deleted
         kinds = [e["kind"] for e in state.events("ds")]
     assert kinds[-3:] == ["delete_failed", "deleting", "deleted"]
 
@@ -161,7 +161,7 @@ def test_down_of_a_row_another_process_is_deleting_is_a_conflict(moto, tmp_path)
 def test_down_of_a_deploy_cut_short_before_its_create_removes_the_record(moto, tmp_path):
     with StateStore(tmp_path / "state.db") as state:
         state.record_intent(spec("ds"), price_per_hour_usd=Decimal(1), price_source="test")
-        assert api.down(state, loader(FlakyDeletes()), "ds").status is DeploymentStatus.deleted
+        assert api.down(state, loader(FlakyDeletes()), "ds").deployment.status is DeploymentStatus.deleted
 
 
 # --- property: no sequence of failures leaves a row in `deleting` ----------------------------------------

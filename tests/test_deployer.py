@@ -298,7 +298,7 @@ def test_a_crash_after_create_keeps_the_intent_then_status_adopts_and_down_remov
     assert (row.model_id, row.price_per_hour_usd) == (MODEL, Decimal("1.408"))  # kept from the intent
     assert [r.name for r in rows] == ["r1-qwen"]
 
-    final = api.down(state, loader(), "r1-qwen")
+    final = api.down(state, loader(), "r1-qwen").deployment
     assert final.status is DeploymentStatus.deleted
     assert resources() == NOTHING
 
@@ -317,7 +317,7 @@ def test_ctrl_c_while_waiting_leaves_it_recorded_with_how_to_remove_it(state):
     row = state.get("r1-qwen")
     assert row.status is DeploymentStatus.creating and row.ref is not None
     assert sagemaker().describe_endpoint(EndpointName="r1-qwen")["EndpointStatus"] == "Creating"
-    assert api.down(state, loader(), "r1-qwen").status is DeploymentStatus.deleted
+    assert api.down(state, loader(), "r1-qwen").deployment.status is DeploymentStatus.deleted
     assert resources() == NOTHING
 
 
@@ -328,7 +328,7 @@ def test_down_removes_ours_and_leaves_an_untagged_endpoint_alone(state):
     make_untagged_endpoint("handmade")
     api.deploy(prepare(), state, loader(), policy=NO_WAIT)
 
-    final = api.down(state, loader(), "r1-qwen")
+    final = api.down(state, loader(), "r1-qwen").deployment
 
     assert final.status is DeploymentStatus.deleted and final.deleted_at is not None
     assert resources() == {"models": ["handmade"], "configs": ["handmade"], "endpoints": ["handmade"]}
@@ -346,15 +346,18 @@ def test_down_is_idempotent_when_resources_are_already_gone(state, gone):
     for kind in gone:
         deletes[kind](**{params[kind]: "r1-qwen"})
 
-    final = api.down(state, loader(), "r1-qwen")
+    final = api.down(state, loader(), "r1-qwen").deployment
 
     assert final.status is DeploymentStatus.deleted
     assert resources() == NOTHING  # what was left behind (config, model) went too
 
 
-def test_status_refresh_marks_a_deployment_vanished_when_its_endpoint_was_deleted_elsewhere(state):
+def test_status_refresh_marks_a_deployment_vanished_when_all_of_it_was_deleted_elsewhere(state):
     api.deploy(prepare(), state, loader(), policy=NO_WAIT)
-    sagemaker().delete_endpoint(EndpointName="r1-qwen")
+    sm = sagemaker()
+    sm.delete_endpoint(EndpointName="r1-qwen")
+    sm.delete_endpoint_config(EndpointConfigName="r1-qwen")
+    sm.delete_model(ModelName="r1-qwen")
 
     rows, report = api.status(state, loader(), refresh=True)
 
@@ -363,6 +366,22 @@ def test_status_refresh_marks_a_deployment_vanished_when_its_endpoint_was_delete
     row = state.get("r1-qwen")
     assert row.status is DeploymentStatus.vanished and row.deleted_at is not None
     assert [r.name for r in api.status(state, refresh=False, include_deleted=True)[0]] == ["r1-qwen"]
+
+
+def test_an_endpoint_deleted_elsewhere_leaves_its_model_and_config_found_and_removed(state):
+    api.deploy(prepare(), state, loader(), policy=NO_WAIT)
+    sagemaker().delete_endpoint(EndpointName="r1-qwen")
+
+    rows, report = api.status(state, loader(), refresh=True)
+
+    assert report.vanished == [] and report.updated == ["r1-qwen"]
+    assert "model r1-qwen, endpoint config r1-qwen left, no endpoint" in report.incomplete["r1-qwen"]
+    (row,) = rows
+    assert row.status is DeploymentStatus.failed and "no endpoint" in (row.failure_reason or "")
+    removed = api.down(state, loader(), "r1-qwen")
+    assert removed.removal.removed == ("endpoint config r1-qwen", "model r1-qwen")
+    assert removed.removal.not_found == ("endpoint r1-qwen",)
+    assert resources() == NOTHING
 
 
 # --- failover across providers, and what a --free-only deploy records -----------------------------------------

@@ -154,7 +154,8 @@ def test_dry_run_deletes_nothing(moto: None) -> None:
 def test_a_failing_deletion_lets_the_others_proceed_and_exits_non_zero(moto: None) -> None:
     make_endpoint("idle-one")
     make_endpoint("idle-two")
-    # someone removed cloudrun's tag from idle-two's model: the adapter refuses to delete it (Conflict)
+    assert runner.invoke(app, ["status", "--refresh", "--json"]).exit_code == 0  # both recorded (adopted)
+    # someone then removed cloudrun's tag from idle-two's model: the adapter refuses to delete it (Conflict)
     boto3.client("sagemaker", region_name=REGION).delete_tags(
         ResourceArn=arn("model", "idle-two"), TagKeys=[MANAGED_TAG]
     )
@@ -257,6 +258,39 @@ def test_down_all_removes_every_tagged_endpoint_and_only_those(moto: None) -> No
     assert result.exit_code == 0, result.output
     assert names(json.loads(result.stdout)["deleted"]) == {"idle-one", "busy-one", "young-one"}
     assert endpoint_names() == {"hand-made"}
+
+
+def test_a_look_alike_is_reported_once_never_recorded_and_later_checks_pass(moto: None) -> None:
+    make_endpoint("idle-one")
+    make_endpoint("lookalike")
+    # someone put their own (untagged) model behind this tagged endpoint: cloudrun must neither delete nor record it
+    boto3.client("sagemaker", region_name=REGION).delete_tags(ResourceArn=arn("model", "lookalike"),
+                                                              TagKeys=[MANAGED_TAG])  # fmt: skip
+    for attempt in range(2):  # the first teardown and every later one: exit 0, the look-alike named once
+        result = runner.invoke(app, ["teardown", "--idle", "30m", "--yes", "--json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        (refused,) = [note for note in report["refused"] if note.startswith("lookalike ")]
+        assert "model lookalike has no cloudrun-managed tag" in refused
+        assert names(report["deleted"]) == ({"idle-one"} if attempt == 0 else set())
+        assert "lookalike" not in names(report["kept"]) | names(report["failed"])
+    with StateStore() as state:
+        assert state.get("lookalike") is None
+    assert endpoint_names() == {"lookalike"}
+
+
+@pytest.mark.parametrize("command", [["down", "--all"], ["teardown", "--idle", "30m"]])
+def test_a_dry_run_adopts_nothing_and_says_what_it_would_adopt(moto: None, command: list[str]) -> None:
+    make_endpoint("orphan")  # tagged, old and idle, and not recorded here
+
+    result = runner.invoke(app, [*command, "--dry-run", "--json"])
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["dry_run"] and report["adopted"] == ["orphan"] and names(report["deleted"]) == {"orphan"}
+    with StateStore() as state:
+        assert state.list(include_deleted=True) == [] and state.events() == []
+    assert endpoint_names() == {"orphan"}
 
 
 def test_down_needs_a_name_or_all_but_not_both(moto: None) -> None:

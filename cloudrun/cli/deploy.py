@@ -213,7 +213,7 @@ def down(
     as_json: bool = JsonOpt,
     sandbox: bool = SandboxOpt,
 ) -> None:
-    """Remove one deployment (or --all): its endpoint and every resource created with it."""
+    """Remove one deployment (or --all): every resource carrying its cloudrun tags, and say which."""
     enter_sandbox(sandbox)
     if (name is None) == (not all_):
         raise InvalidInput("give a deployment NAME or --all, not both", hint="`cloudrun status` lists the names")
@@ -229,10 +229,9 @@ def down(
         confirm(f"Remove {row.name} ({row.provider} {row.region} {row.instance_type})?", yes=yes)
         final = api.down(state, _loader(), name)
     if as_json:
-        print_json(render_deploy.deployment_json(final))
+        print_json(render_deploy.removed_json(final))
     else:
-        out.print(f"removed {final.name} and every resource created with it; cost so far "
-                  f"${final.cost_so_far(datetime.now(timezone.utc)):,.2f}")  # fmt: skip
+        out.print(render_deploy.removed_text(final, datetime.now(timezone.utc)), highlight=False, markup=False)
 
 
 @app.command()

@@ -16,9 +16,26 @@ from cloudrun.cli import tables
 from cloudrun.cli.render import money
 from cloudrun.deployer import DeployResult
 from cloudrun.models import CheckResult, Deployment
+from cloudrun.teardown.deletion import Removed, describe
 from cloudrun.teardown.fleet import ReconcileReport
 
 SPOT_NOTE = "Compute Engine can reclaim spot VMs at any time; Vertex then restarts the deployment, up to six times"
+
+
+def removed_text(result: Removed, now: datetime) -> str:
+    """Return what `down NAME` did, resource by resource: removed, looked for and not found, or nothing found."""
+    row, removal = result.deployment, result.removal
+    cost = f"cost so far ${row.cost_so_far(now):,.2f}"
+    if not removal.removed:
+        return f"closed {row.name}: {describe(removal, row)}; {cost}"
+    missing = f"; not found: {', '.join(removal.not_found)}" if removal.not_found else ""
+    return f"removed {row.name}: {', '.join(removal.removed)}{missing}; {cost}"
+
+
+def removed_json(result: Removed) -> dict[str, Any]:
+    """Return `down NAME --json`: the final row, plus what was removed and what was found already gone."""
+    return {**deployment_json(result.deployment), "removed": list(result.removal.removed),
+            "not_found": list(result.removal.not_found)}  # fmt: skip
 
 
 def print_deploy_plan(console: Console, plan: Any) -> None:
@@ -121,7 +138,8 @@ def report_json(report: ReconcileReport | None) -> dict[str, list[str]] | None:
     if report is None:
         return None
     return {"adopted": report.adopted, "vanished": report.vanished, "updated": report.updated,
-            "problems": report.problems, "skipped": report.skipped}  # fmt: skip
+            "problems": report.problems, "skipped": report.skipped, "refused": report.refused,
+            "waiting": report.waiting, "incomplete": sorted(report.incomplete)}  # fmt: skip
 
 
 def _hours(deployment: Deployment, now: datetime) -> float:
@@ -159,6 +177,12 @@ def print_status(console: Console, rows: Sequence[Deployment], report: Reconcile
             console.print(f"[yellow]could not check[/yellow] {escape(problem)}", highlight=False)
         for skipped in report.skipped:
             console.print(f"not scanned: {skipped}", style="dim", markup=False)
+        for note in report.refused + report.waiting:
+            console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
+        for name, left in sorted(report.incomplete.items()):
+            console.print(
+                f"half-made: {name}: {left} (`cloudrun down {name}` removes it)", highlight=False, markup=False
+            )
     if not rows:
         console.print("No deployments. `cloudrun plan MODEL` shows where one would run.")
         return

@@ -48,15 +48,26 @@ REPORT_COLUMNS = (tables.Column("result"), tables.Column("deployment"), tables.C
                   tables.Column("why"))  # fmt: skip
 
 
+def _removal(outcome: teardown.Outcome) -> str:
+    if outcome.removal is None:
+        return ""
+    return f" ({', '.join(outcome.removal.removed) or 'nothing was left'})"
+
+
 def print_report(console: Console, report: teardown.TeardownReport) -> None:
     """Print a table of what was removed, kept (and why), or failed."""
     verb = "would remove" if report.dry_run else "removed"
-    cells = [[label, o.name, f"{o.provider} {o.region}", o.reason]
+    cells = [[label, o.name, f"{o.provider} {o.region}", o.reason + _removal(o)]
              for label, outcomes in ((verb, report.deleted), ("kept", report.kept), ("FAILED", report.failed))
              for o in outcomes]  # fmt: skip
     if report.dry_run:
         console.print("dry run: nothing was deleted", style="bold", highlight=False)
     console.print(tables.fitted(console, REPORT_COLUMNS, cells)[0] if cells else "no deployments")
+    if report.adopted:
+        adopted = "would adopt" if report.dry_run else "adopted"
+        console.print(f"{adopted} (tagged, not recorded before): {', '.join(report.adopted)}", highlight=False)
+    for note in report.refused + report.waiting:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     for problem in report.problems:
         console.print(f"[yellow]problem:[/yellow] {escape(problem)}", highlight=False)
     for note in report.skipped:

@@ -80,6 +80,21 @@ class ArmState:
             self.endpoints[name]["properties"]["provisioningState"] = "Succeeded"
             self.keys[name] = secrets.token_hex(16)
 
+    def add_deployment(self, endpoint: str, name: str, tags: dict[str, str] | None = None) -> None:
+        """Put a finished deployment into an endpoint directly (e.g. someone's own, without cloudrun's tags)."""
+        with self._lock:
+            self.deployments[endpoint, name] = {
+                "id": self._ws_id(f"/onlineEndpoints/{endpoint}/deployments/{name}"),
+                "name": name,
+                "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+                "location": self.location,
+                "tags": tags or {},
+                "sku": {"name": "Default", "capacity": 1},
+                "kind": "Managed",
+                "properties": {"provisioningState": "Succeeded", "instanceType": "Standard_DS3_v2",
+                               "endpointComputeType": "Managed", "scaleSettings": {"scaleType": "Default"}},
+            }  # fmt: skip
+
     def record_requests(self, endpoint: str, at: float, count: int = 1) -> None:
         """Count `count` scoring requests to `endpoint` at `at` (epoch seconds), as if served then."""
         with self._lock:
@@ -154,6 +169,7 @@ class ArmState:
     def _endpoint_resource(self, name: str, document: dict[str, Any]) -> dict[str, Any]:
         properties = dict(document.get("properties") or {})
         properties.setdefault("authMode", "Key")
+        properties.setdefault("properties", {})  # the endpoint's property bag: ARM always returns it, maybe empty
         properties.setdefault("traffic", {})
         properties["scoringUri"] = f"{self.base_url}/score/{name}/v1/chat/completions"
         properties["swaggerUri"] = f"{self.base_url}/score/{name}/swagger.json"
@@ -166,6 +182,7 @@ class ArmState:
             "identity": document.get("identity") or {"type": "SystemAssigned"},
             "kind": document.get("kind") or "Managed",
             "properties": properties,
+            "systemData": _system_data((self.endpoints.get(name) or {}).get("systemData")),
         }
 
     def _ws_id(self, suffix: str) -> str:
@@ -177,3 +194,13 @@ class ArmState:
     @staticmethod
     def _missing(kind: str, name: str) -> Reply:
         return arm_error(404, "ResourceNotFound", f"The {kind} '{name}' could not be found.")
+
+
+def _system_data(existing: dict[str, Any] | None) -> dict[str, Any]:
+    """Return ARM's systemData for a resource written now: createdAt kept from its first write, lastModifiedAt now.
+
+    The fields of ARM's common type (azure-rest-api-specs, common-types/resource-management/v3/types.json, systemData).
+    """
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    created = existing or {"createdBy": "sandbox@cloudrun.local", "createdByType": "User", "createdAt": now}
+    return {**created, "lastModifiedBy": "sandbox@cloudrun.local", "lastModifiedByType": "User", "lastModifiedAt": now}

@@ -90,7 +90,8 @@ def _cycle(model: str, console: Console) -> None:
         print_report(console, report)  # the call just made is in the cloud's own metrics: kept, not idle
         _step(console, f"cloudrun down {name} --sandbox --yes")
         final = api.down(state, load, name)
-        console.print(f"removed {final.name} ({final.status.value})")
+        console.print(f"removed {final.deployment.name} ({final.deployment.status.value}): "
+                      f"{', '.join(final.removal.removed) or 'nothing was left in the cloud'}")  # fmt: skip
         _step(console, "cloudrun status --refresh --sandbox")
         rows, report = api.status(state, load, refresh=True)
         render_deploy.print_status(console, rows, report, datetime.now(timezone.utc))

@@ -347,3 +347,14 @@ def _orphan(
         price_source=price_source,
         **_from_cloud(endpoint, at, default_created_at=at),
     )
+
+
+def adoption(
+    endpoint: Endpoint, current: Deployment | None, *, service: str, now: datetime | None = None
+) -> Deployment:
+    """Return the row `StateStore.adopt` would write for this endpoint over `current`, writing nothing (dry runs)."""
+    at = timeutil.utc(now)
+    _check_marked(endpoint)
+    if current is not None and current.status is DeploymentStatus.intent:
+        return _changed(current, **_from_cloud(endpoint, at, default_created_at=current.created_at))
+    return _orphan(endpoint, "unknown", Decimal(0), "unknown (adopted)", service, at)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudrun.errors import CloudrunError, Conflict
-from cloudrun.models import Deployment, DeploymentStatus
+from cloudrun.models import Deployment, DeploymentStatus, Removal
 from cloudrun.provider import ProviderLoader
 from cloudrun.state import StateStore
 from cloudrun.state import deletions as claims
@@ -33,9 +33,21 @@ class Outcome:
     reason: str
     provider: str = ""
     region: str = ""
+    removal: Removal | None = None  # a deletion's: what it removed in the cloud, and what it found already gone
 
-    def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "reason": self.reason, "provider": self.provider, "region": self.region}
+    def to_json(self) -> dict[str, Any]:
+        found = (
+            {"removed": list(self.removal.removed), "not_found": list(self.removal.not_found)} if self.removal else {}
+        )
+        return {"name": self.name, "reason": self.reason, "provider": self.provider, "region": self.region, **found}
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What `remove` did: the deployment's final row, and what its delete removed in the cloud and found gone."""
+
+    deployment: Deployment
+    removal: Removal
 
 
 @dataclass
@@ -47,6 +59,9 @@ class TeardownReport:
     failed: list[Outcome] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # e.g. a provider whose endpoints could not be listed
     skipped: list[str] = field(default_factory=list)  # providers not reachable that cloudrun has nothing on
+    adopted: list[str] = field(default_factory=list)  # tagged sets recorded now (a dry run: would be), by name
+    refused: list[str] = field(default_factory=list)  # look-alikes left alone (tagged, with untagged parts), and why
+    waiting: list[str] = field(default_factory=list)  # half-made sets a deploy may still be making, left for now
     dry_run: bool = False
     interrupted: bool = False
     errors: dict[str, BaseException] = field(default_factory=dict, repr=False)  # name -> why its delete failed
@@ -58,6 +73,7 @@ class TeardownReport:
     def to_json(self) -> dict[str, Any]:
         return {"deleted": [o.to_json() for o in self.deleted], "kept": [o.to_json() for o in self.kept],
                 "failed": [o.to_json() for o in self.failed], "problems": self.problems, "skipped": self.skipped,
+                "adopted": self.adopted, "refused": self.refused, "waiting": self.waiting,
                 "dry_run": self.dry_run, "interrupted": self.interrupted}  # fmt: skip
 
 
@@ -80,7 +96,7 @@ def delete_concurrently(
     interrupts at once.
     """
     waiting, limit = list(doomed), max(1, max_workers)
-    running: dict[Future[None], tuple[Deployment, str]] = {}
+    running: dict[Future[Removal], tuple[Deployment, str]] = {}
     stop = threading.Event()
     with _ctrl_c_sets(stop), ThreadPoolExecutor(max_workers=limit, thread_name_prefix="cloudrun-delete") as pool:
         while running or (waiting and not stop.is_set()):
@@ -125,19 +141,23 @@ def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
             signal.signal(signum, handler or signal.SIG_DFL)
 
 
-def _delete_one(load_provider: ProviderLoader, row: Deployment) -> None:
+def _delete_one(load_provider: ProviderLoader, row: Deployment) -> Removal:
+    """Return what deleting the row's resources did; found by the row's ref, else by its tags (a deploy cut short)."""
     provider = load_provider(row.provider)  # in the worker: an adapter that cannot load fails this row only
     ref = fleet.find_ref(provider, row)
-    if ref is not None:
-        provider.delete(ref)  # idempotent: not-found is success; refuses anything without cloudrun's tag
+    if ref is None:
+        return Removal()  # nothing carries its tags there
+    # Idempotent: not-found is success; refuses anything without cloudrun's tag. A third-party adapter may say nothing.
+    return provider.delete(ref) or Removal()
 
 
-def _settle(state: StateStore, future: Future[None], row: Deployment, reason: str, report: TeardownReport) -> None:
+def _settle(state: StateStore, future: Future[Removal], row: Deployment, reason: str, report: TeardownReport) -> None:
     error = future.exception()
     if error is None:
-        state.mark_deleted(row.name, reason=reason)
-        log.info("deleted %s: %s", row.name, reason)
-        report.deleted.append(outcome(row, reason))
+        removal = future.result()
+        state.mark_deleted(row.name, reason=f"{reason}; {describe(removal, row)}")
+        log.info("deleted %s: %s (%s)", row.name, reason, describe(removal, row))
+        report.deleted.append(outcome(row, reason, removal))
         return
     # Any exception: one adapter's failure must not stop the others, and the row must not stay claimed.
     claims.release(state, row.name, str(error))
@@ -146,12 +166,23 @@ def _settle(state: StateStore, future: Future[None], row: Deployment, reason: st
     report.failed.append(outcome(row, str(error)))
 
 
-def outcome(row: Deployment, reason: str) -> Outcome:
-    return Outcome(name=row.name, reason=reason, provider=row.provider, region=row.region)
+def outcome(row: Deployment, reason: str, removal: Removal | None = None) -> Outcome:
+    return Outcome(name=row.name, reason=reason, provider=row.provider, region=row.region, removal=removal)
 
 
-def remove(state: StateStore, load_provider: ProviderLoader, row: Deployment, reason: str) -> Deployment:
-    """Return the row once its deployment is deleted (`down NAME`, a rollback); the same claimed path as the rest.
+def describe(removal: Removal, row: Deployment) -> str:
+    """Return what a delete did in words: what it removed, what it looked for and did not find, or that it found
+    nothing at all."""
+    parts = [f"removed {', '.join(removal.removed)}"] if removal.removed else []
+    parts += [f"not found: {', '.join(removal.not_found)}"] if removal.not_found else []
+    if not removal.removed:
+        parts.insert(0, f"nothing of it was found in {row.provider} {row.region} (searched by its cloudrun tags)")
+    return "; ".join(parts)
+
+
+def remove(state: StateStore, load_provider: ProviderLoader, row: Deployment, reason: str) -> Removed:
+    """Return the final row and what was removed, once the deployment is deleted (`down NAME`, a rollback); the same
+    claimed path as the rest.
 
     Raises Conflict if another process is deleting it, and the delete's own error if it failed (the request stays,
     so the next `down`, `teardown` or `watch` retries it).
@@ -168,4 +199,4 @@ def remove(state: StateStore, load_provider: ProviderLoader, row: Deployment, re
                        hint="wait for it, or check with `cloudrun status --refresh`")  # fmt: skip
     final = state.get(row.name)
     assert final is not None
-    return final
+    return Removed(final, report.deleted[0].removal or Removal())

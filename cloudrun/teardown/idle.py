@@ -10,7 +10,8 @@ Idle, like Cloud Custodian's metrics filter, has named options and an explicit m
 
 The budget guard deletes a billable deployment (creating, in service or failed) when its `--ttl` has
 passed, its credit runs out before the next check, its cost would cross its `--max-spend` cap before
-the next check, or the month's spend across deployments would cross `--monthly-cap`.
+the next check, or the month's spend across deployments would cross `--monthly-cap`. A set a deploy left
+half-made (the cloud shows e.g. a model and no endpoint) is removed whatever the idle window: it cannot serve.
 Deleting is a separate, idempotent action: `cloudrun.teardown`.
 """
 
@@ -200,10 +201,20 @@ def decide(
     *,
     month_spent_usd: Decimal = Decimal(0),
     credit_runs_out: Mapping[str, datetime | None] | None = None,
+    incomplete: Mapping[str, str] | None = None,
 ) -> list[Decision]:
-    """Return one decision per endpoint: the budget guard's deletion if any, else the idle rule's verdict."""
+    """Return one decision per endpoint: the budget guard's deletion if any, else removing a half-made set, else the
+    idle rule's verdict.
+
+    `incomplete` names the deployments a deploy left half-made (the cloud says so on this check, e.g. a model and no
+    endpoint): nothing there can serve or ever will, so it is removed whatever the idle window.
+    """
     guard = budget_guard(endpoints, now, policy, month_spent_usd=month_spent_usd, credit_runs_out=credit_runs_out)
-    return [guard.get(d.name, d) for d in find_idle(endpoints, invocations, now, policy.idle_for)]
+    half_made = {c.name: Decision(c.name, DELETE, "incomplete", f"{(incomplete or {})[c.name]}: nothing can serve")
+                 for c in endpoints if c.name in (incomplete or {}) and c.status.billable}  # fmt: skip
+    return [
+        guard.get(d.name) or half_made.get(d.name, d) for d in find_idle(endpoints, invocations, now, policy.idle_for)
+    ]
 
 
 def month_to_date_usd(rows: Iterable[Deployment], now: datetime) -> Decimal:

@@ -51,7 +51,7 @@ def check(
     """Return what one check did: reconcile, decide (idle rule + budget guard), delete what must go."""
     now = now or datetime.now(timezone.utc)
     report = TeardownReport(dry_run=dry_run)
-    rows = _reconciled_rows(state, load_provider, providers, regions, now, report)
+    rows, incomplete = _reconciled_rows(state, load_provider, providers, regions, now, report)
     unfinished = _unfinished(state, rows, now)  # deletions asked before and not done: retried whatever the rules say
     stored = limits.all_limits(state)
     candidates = [Candidate.of(row, stored.get(row.name), now) for row in rows
@@ -62,7 +62,8 @@ def check(
     counts = _invocations(candidates, rows, load_provider, now, policy)
     month = reaper.month_to_date_usd(state.list(include_deleted=True), now)
     credit = _credit(candidates, credit_runs_out_at or ledger_credit_runs_out_at(state), report)
-    decisions = reaper.decide(candidates, counts, now, policy, month_spent_usd=month, credit_runs_out=credit)
+    decisions = reaper.decide(candidates, counts, now, policy, month_spent_usd=month, credit_runs_out=credit,
+                              incomplete=incomplete)  # fmt: skip
     by_name = {row.name: row for row in rows}
     for decision in decisions:
         log.info("%s %s [%s]: %s", decision.action, decision.name, decision.rule, decision.reason)
@@ -108,12 +109,14 @@ def _reconciled_rows(
     regions: dict[str, list[str]] | None,
     now: datetime,
     report: TeardownReport,
-) -> list[Deployment]:
-    """Return the live rows of the chosen providers after adopting orphans and marking vanished endpoints.
+) -> tuple[list[Deployment], dict[str, str]]:
+    """Return the live rows of the chosen providers after adopting orphans and marking vanished endpoints, and the
+    names of those the clouds show half-made (with what is left).
 
     Each provider is reconciled on its own, so one that cannot be listed (or whose adapter breaks) does
     not stop the others. Failing to list a provider cloudrun has no live record on (e.g. never set up)
-    is a note, not a problem; with live records there it is a problem (their state is unknown).
+    is a note, not a problem; with live records there it is a problem (their state is unknown). A dry run
+    writes nothing: the orphans it would adopt are judged from the rows adopting them would write.
     """
     if regions is not None:
         scan = regions
@@ -123,27 +126,41 @@ def _reconciled_rows(
     if providers:
         scan = {name: found for name, found in scan.items() if name in providers}
     recorded = {row.provider for row in state.list()}
+    previews: dict[str, Deployment] = {}
+    incomplete: dict[str, str] = {}
     for name, provider_regions in scan.items():
         try:
-            reconciled = _reconcile_one(state, load_provider, name, provider_regions, now)
+            reconciled = _reconcile_one(state, load_provider, name, provider_regions, now, report.dry_run)
         except Exception as exc:  # noqa: BLE001 - an adapter's bug must not stop the others' teardown
             reconciled = fleet.ReconcileReport(problems=[f"{name}: {type(exc).__name__}: {exc}"])
-        listing_failed = [p for p in reconciled.problems if p.startswith(f"{name}: ")]
-        if listing_failed and name not in recorded:
-            report.skipped += listing_failed
-            reconciled.problems = [p for p in reconciled.problems if p not in listing_failed]
-        report.problems += reconciled.problems
-        for adopted in reconciled.adopted:
-            log.info("adopted %s: a tagged endpoint cloudrun had no live record of", adopted)
-    return [row for row in state.list() if row.provider in scan]
+        _collect(report, reconciled, name, recorded=name in recorded)
+        previews.update(reconciled.previews)
+        incomplete.update(reconciled.incomplete)
+    rows = {row.name: row for row in state.list() if row.provider in scan}
+    return list({**rows, **previews}.values()), incomplete
+
+
+def _collect(report: TeardownReport, reconciled: fleet.ReconcileReport, name: str, *, recorded: bool) -> None:
+    """Add one provider's reconcile to the report: a listing that failed where nothing is recorded is only a note."""
+    listing_failed = [p for p in reconciled.problems if p.startswith(f"{name}: ")]
+    if listing_failed and not recorded:
+        report.skipped += listing_failed
+        reconciled.problems = [p for p in reconciled.problems if p not in listing_failed]
+    report.problems += reconciled.problems
+    report.adopted += reconciled.adopted
+    report.refused += reconciled.refused
+    report.waiting += reconciled.waiting
+    for adopted in reconciled.adopted:
+        verb = "would adopt" if report.dry_run else "adopted"
+        log.info("%s %s: a tagged deployment cloudrun had no live record of", verb, adopted)
 
 
 def _reconcile_one(state: StateStore, load_provider: ProviderLoader, name: str, regions: list[str],
-                   now: datetime) -> fleet.ReconcileReport:  # fmt: skip
+                   now: datetime, dry_run: bool) -> fleet.ReconcileReport:  # fmt: skip
     try:
-        return fleet.reconcile(state, load_provider, {name: regions}, now)
+        return fleet.reconcile(state, load_provider, {name: regions}, now, dry_run=dry_run)
     except Conflict:  # another watch adopted the same orphan first: read the rows again, once
-        return fleet.reconcile(state, load_provider, {name: regions}, now)
+        return fleet.reconcile(state, load_provider, {name: regions}, now, dry_run=dry_run)
 
 
 def _invocations(candidates: Sequence[Candidate], rows: Sequence[Deployment], load_provider: ProviderLoader,
@@ -185,11 +202,13 @@ def down_all(
     regions: dict[str, list[str]] | None = None,
     dry_run: bool = False,
     max_workers: int = DEFAULT_WORKERS,
+    now: datetime | None = None,
 ) -> TeardownReport:
-    """Return the report of removing every billable deployment (the panic button), orphans included."""
-    now = datetime.now(timezone.utc)
+    """Return the report of removing every billable deployment (the panic button), orphans included; a dry run writes
+    nothing and reports what it would adopt and remove."""
+    now = now or datetime.now(timezone.utc)
     report = TeardownReport(dry_run=dry_run)
-    rows = _reconciled_rows(state, load_provider, providers, regions, now, report)
+    rows, _ = _reconciled_rows(state, load_provider, providers, regions, now, report)
     unfinished = _unfinished(state, rows, now)
     doomed = [(row, "cloudrun down --all") for row in rows if row.status.billable or row.name in unfinished]
     report.kept += [outcome(row, _why_not_billable(row, state, now)) for row in rows
