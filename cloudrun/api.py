@@ -35,9 +35,9 @@ from cloudrun.state import limits as limits_store
 from cloudrun.teardown import deletion, fleet, sweep
 from cloudrun.teardown.idle import Policy
 
-__all__ = ["DeployPlan", "add_credit", "check", "credits", "deploy", "down", "down_all", "dry_run_requests", "invoke",
-           "live_deployment", "plan", "precheck", "prepare_deploy", "provider_loader", "remove_credit",
-           "resolve_grants", "size", "status", "sync_credits", "teardown", "watch_policy"]  # fmt: skip
+__all__ = ["DeployPlan", "add_credit", "check", "credit_from_flags", "credits", "deploy", "down", "down_all",
+           "dry_run_requests", "invoke", "live_deployment", "plan", "precheck", "prepare_deploy", "provider_loader",
+           "remove_credit", "resolve_grants", "size", "status", "sync_credits", "teardown", "watch_policy"]  # fmt: skip
 
 Confirm = Callable[[DeployPlan, list[tuple[str, str]]], None]
 """(plan, skipped placements as (where, why)) -> None: shows the plan and raises (or exits) unless the user agrees."""
@@ -220,10 +220,17 @@ def credits(state: StateStore, now: datetime | None = None) -> list[Balance]:
     return Ledger(state).balances(now or datetime.now(timezone.utc))
 
 
-def add_credit(state: StateStore, *, now: datetime | None = None, **flags: Any) -> LedgerGrant:
-    """Return the credit saved from `credits add`'s flags (presets.grant_from_flags); Conflict on a taken name."""
-    grant = presets.grant_from_flags(now=now or datetime.now(timezone.utc), **flags)
-    return Ledger(state).add(grant)
+def credit_from_flags(*, now: datetime | None = None, **flags: Any) -> LedgerGrant:
+    """Return the credit `credits add`'s flags describe (presets.grant_from_flags), every value checked; none saved."""
+    return presets.grant_from_flags(now=now or datetime.now(timezone.utc), **flags)
+
+
+def add_credit(
+    state: StateStore, *, now: datetime | None = None, grant: LedgerGrant | None = None, **flags: Any
+) -> LedgerGrant:
+    """Return the credit saved: `grant` (from credit_from_flags), else the one `credits add`'s flags describe;
+    Conflict on a taken name."""
+    return Ledger(state).add(grant or credit_from_flags(now=now, **flags))
 
 
 def remove_credit(

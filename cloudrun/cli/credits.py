@@ -77,10 +77,11 @@ def add(
 ) -> None:
     """Add a credit, from a --preset or by hand (--provider, --amount, --expires)."""
     enter_sandbox(sandbox)
-    with StateStore() as store:
-        grant = api.add_credit(store, preset=preset, provider=provider, amount=amount, currency=currency,
-                               expires=expires, starts=starts, services=split_values(services),
-                               gpu_eligible=gpu_eligible, upgraded=upgraded, name=name, account=account)  # fmt: skip
+    grant = api.credit_from_flags(preset=preset, provider=provider, amount=amount, currency=currency, expires=expires,
+                                  starts=starts, services=split_values(services), gpu_eligible=gpu_eligible,
+                                  upgraded=upgraded, name=name, account=account)  # fmt: skip
+    with StateStore() as store:  # opened only once every flag is checked: a refusal leaves no state file behind
+        grant = api.add_credit(store, grant=grant)
     if as_json:
         print_json(grant.model_dump(mode="json"))
     else:
