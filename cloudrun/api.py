@@ -44,7 +44,12 @@ Confirm = Callable[[DeployPlan, list[tuple[str, str]]], None]
 
 
 def provider_loader(options: dict[str, dict[str, Any]] | None = None) -> ProviderLoader:
-    """Return a function that loads each provider adapter once, with its options (e.g. aws role_arn)."""
+    """Return a function that loads each provider adapter once, with its options (e.g. aws role_arn).
+
+    The account ids among the options (role_arn, project, subscription_id, resource_group, workspace) are checked
+    here, before any adapter is made or called: a malformed one is InvalidInput, not a cloud SDK's refusal.
+    """
+    inputs.account_options(options)
     loaded: dict[str, Provider] = {}
 
     def load(name: str) -> Provider:
@@ -147,6 +152,7 @@ def invoke(
     state: StateStore, load_provider: ProviderLoader, name: str, prompt: str, max_tokens: int = 256
 ) -> dict[str, Any]:
     """Return the endpoint's reply to one chat message (an OpenAI-style chat completion)."""
+    inputs.count(max_tokens, "--max-tokens", 1, inputs.bounds.MAX_REPLY_TOKENS, "tokens")
     row = live_deployment(state, name)
     provider = load_provider(row.provider)
     ref = fleet.find_ref(provider, row)
@@ -179,7 +185,8 @@ def watch_policy(
     monthly_cap: str | Decimal | None = None,
 ) -> Policy:
     """Return the teardown policy of `teardown --idle` / `watch`'s flags (text like 30m, 5m, 50), checked."""
-    return Policy(idle_for=inputs.duration(idle), interval=inputs.duration(interval) or Policy().interval,
+    return Policy(idle_for=inputs.duration(idle, "--idle"),
+                  interval=inputs.duration(interval, "--interval") or Policy().interval,
                   max_spend_usd=inputs.usd(max_spend, "--max-spend"),
                   monthly_cap_usd=inputs.usd(monthly_cap, "--monthly-cap"))  # fmt: skip
 
@@ -195,9 +202,11 @@ def teardown(
 ) -> sweep.TeardownReport:
     """Return what one check removed, kept (and why) or failed: idle endpoints, each deployment's limits, the caps.
 
-    Deletes through the same claimed path as `down`; an endpoint whose use cannot be read is kept.
+    Deletes through the same claimed path as `down`; an endpoint whose use cannot be read is kept. An unknown provider
+    is refused (InvalidInput) before anything is read.
     """
-    return sweep.check(state, load_provider, policy, providers=providers, dry_run=dry_run, max_workers=max_workers)
+    chosen = inputs.providers(providers)
+    return sweep.check(state, load_provider, policy, providers=chosen, dry_run=dry_run, max_workers=max_workers)
 
 
 def down_all(
@@ -208,8 +217,12 @@ def down_all(
     dry_run: bool = False,
     max_workers: int = sweep.DEFAULT_WORKERS,
 ) -> sweep.TeardownReport:
-    """Return the report of removing every deployment (orphans in the clouds too), concurrently: the panic button."""
-    return sweep.down_all(state, load_provider, providers=providers, dry_run=dry_run, max_workers=max_workers)
+    """Return the report of removing every deployment (orphans in the clouds too), concurrently: the panic button.
+
+    An unknown provider is refused (InvalidInput) before anything is removed: a typo must not remove nothing quietly.
+    """
+    chosen = inputs.providers(providers)
+    return sweep.down_all(state, load_provider, providers=chosen, dry_run=dry_run, max_workers=max_workers)
 
 
 # --- Credits ----------------------------------------------------------------------------------------------
@@ -254,10 +267,7 @@ def sync_credits(
 ) -> tuple[list[SyncResult], list[Balance]]:
     """Return what each cloud's live balance said, and the balances after it (a failed read is stale: the ledger's
     value is kept)."""
-    chosen = list(providers or PROVIDERS)
-    unknown = sorted(set(chosen) - set(PROVIDERS))
-    if unknown:
-        raise InvalidInput(f"--provider {', '.join(unknown)}: choose from {', '.join(PROVIDERS)}")
+    chosen = list(inputs.providers(providers) or PROVIDERS)
     now = now or datetime.now(timezone.utc)
     book = Ledger(state)
     results = credit_sync.sync(book, now, providers=chosen, cost_explorer=cost_explorer,

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import typer
 
-from cloudrun import api
+from cloudrun import api, inputs
 from cloudrun.cli import render_credits
 from cloudrun.credits import sync as credit_sync
 from cloudrun.credits.ledger import LedgerGrant
@@ -123,8 +123,9 @@ def sync(
     """Read live balances where the cloud tells them; a failed read keeps the ledger value, marked stale."""
     enter_sandbox(sandbox)
     now = _now()
+    chosen = inputs.providers(split_values(provider))  # checked before the state is opened
     with StateStore() as store:
-        results, balances = api.sync_credits(store, providers=split_values(provider), cost_explorer=cost_explorer,
+        results, balances = api.sync_credits(store, providers=chosen, cost_explorer=cost_explorer,
                                              billing_profile=billing_profile, now=now)  # fmt: skip
     if as_json:
         print_json({"sync": render_credits.sync_json(results), **render_credits.ledger_json(balances, now)})

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from cloudrun import api
+from cloudrun import api, inputs
 from cloudrun.cli import render_deploy
 from cloudrun.deployer import DeployInterrupted, WaitPolicy
 from cloudrun.errors import InvalidInput
@@ -216,6 +216,7 @@ def invoke(
 ) -> None:
     """Send one chat message to a deployment and print the reply."""
     enter_sandbox(sandbox)
+    inputs.count(max_tokens, "--max-tokens", 1, inputs.bounds.MAX_REPLY_TOKENS, "tokens")  # before the state is opened
     with StateStore() as state:
         reply = api.invoke(state, _loader(), name, prompt, max_tokens)
     if as_json:
