@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean live-test
+.PHONY: demo test lint bench clean live-test fuzz
 
 $(BIN)/cloudrun: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,12 @@ demo: $(BIN)/cloudrun
 test: $(BIN)/cloudrun
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The property tests over every input format and flag (tests/test_fuzz_inputs.py), with many more examples than CI's
+# fixed-seed run, new random ones each time (a failure prints how to replay it); ~15 min. FUZZ_EXAMPLES=N to change.
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(BIN)/cloudrun
+	CLOUDRUN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) CLOUDRUN_FUZZ_RANDOM=1 $(BIN)/pytest tests/test_fuzz_inputs.py
 
 bench: $(BIN)/cloudrun
 	$(BIN)/python benchmarks/bench_plan.py

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from cloudrun.catalog import COLUMNS
+from cloudrun.pricing.validate import REGIONS
 
 MODEL = "deepseek-ai/deepseek-llm-67b-chat"
 RUNS = 5
@@ -31,14 +32,18 @@ SHAPES = [  # (provider, service, instance, gpu, count, GB per GPU)
 
 
 def write_catalog(path: Path, n: int, rng: random.Random) -> None:
+    """Write n offers in the providers' real regions (a catalog row's region must be one the provider has), each
+    instance type made unique per row so no (provider, region, instance type) repeats."""
+    regions = {provider: sorted(names) for provider, names in REGIONS.items()}
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for i in range(n):
             provider, service, instance, gpu, count, mem = SHAPES[i % len(SHAPES)]
+            region = regions[provider][(i // len(SHAPES)) % len(regions[provider])]
             price = round(rng.uniform(0.5, 40.0), 4)
             spot = round(price * 0.4, 4) if service == "vertex" else ""
-            writer.writerow([provider, service, f"region-{i // len(SHAPES)}", instance, gpu, count, mem, 8, 64,
+            writer.writerow([provider, service, region, f"{instance}-v{i}", gpu, count, mem, 8, 64,
                              price, spot, "generated", "2026-11-01"])  # fmt: skip
 
 

@@ -35,16 +35,21 @@ from cloudrun.state import limits as limits_store
 from cloudrun.teardown import deletion, fleet, sweep
 from cloudrun.teardown.idle import Policy
 
-__all__ = ["DeployPlan", "add_credit", "check", "credits", "deploy", "down", "down_all", "dry_run_requests", "invoke",
-           "live_deployment", "plan", "precheck", "prepare_deploy", "provider_loader", "remove_credit",
-           "resolve_grants", "size", "status", "sync_credits", "teardown", "watch_policy"]  # fmt: skip
+__all__ = ["DeployPlan", "add_credit", "check", "credit_from_flags", "credits", "deploy", "down", "down_all",
+           "dry_run_requests", "invoke", "live_deployment", "plan", "precheck", "prepare_deploy", "provider_loader",
+           "remove_credit", "resolve_grants", "size", "status", "sync_credits", "teardown", "watch_policy"]  # fmt: skip
 
 Confirm = Callable[[DeployPlan, list[tuple[str, str]]], None]
 """(plan, skipped placements as (where, why)) -> None: shows the plan and raises (or exits) unless the user agrees."""
 
 
 def provider_loader(options: dict[str, dict[str, Any]] | None = None) -> ProviderLoader:
-    """Return a function that loads each provider adapter once, with its options (e.g. aws role_arn)."""
+    """Return a function that loads each provider adapter once, with its options (e.g. aws role_arn).
+
+    The account ids among the options (role_arn, project, subscription_id, resource_group, workspace) are checked
+    here, before any adapter is made or called: a malformed one is InvalidInput, not a cloud SDK's refusal.
+    """
+    inputs.account_options(options)
     loaded: dict[str, Provider] = {}
 
     def load(name: str) -> Provider:
@@ -154,6 +159,7 @@ def invoke(
     state: StateStore, load_provider: ProviderLoader, name: str, prompt: str, max_tokens: int = 256
 ) -> dict[str, Any]:
     """Return the endpoint's reply to one chat message (an OpenAI-style chat completion)."""
+    inputs.count(max_tokens, "--max-tokens", 1, inputs.bounds.MAX_REPLY_TOKENS, "tokens")
     row = live_deployment(state, name)
     provider = load_provider(row.provider)
     ref = fleet.find_ref(provider, row)
@@ -186,7 +192,8 @@ def watch_policy(
     monthly_cap: str | Decimal | None = None,
 ) -> Policy:
     """Return the teardown policy of `teardown --idle` / `watch`'s flags (text like 30m, 5m, 50), checked."""
-    return Policy(idle_for=inputs.duration(idle), interval=inputs.duration(interval) or Policy().interval,
+    return Policy(idle_for=inputs.duration(idle, "--idle"),
+                  interval=inputs.duration(interval, "--interval") or Policy().interval,
                   max_spend_usd=inputs.usd(max_spend, "--max-spend"),
                   monthly_cap_usd=inputs.usd(monthly_cap, "--monthly-cap"))  # fmt: skip
 
@@ -202,9 +209,11 @@ def teardown(
 ) -> sweep.TeardownReport:
     """Return what one check removed, kept (and why) or failed: idle endpoints, each deployment's limits, the caps.
 
-    Deletes through the same claimed path as `down`; an endpoint whose use cannot be read is kept.
+    Deletes through the same claimed path as `down`; an endpoint whose use cannot be read is kept. An unknown provider
+    is refused (InvalidInput) before anything is read.
     """
-    return sweep.check(state, load_provider, policy, providers=providers, dry_run=dry_run, max_workers=max_workers)
+    chosen = inputs.providers(providers)
+    return sweep.check(state, load_provider, policy, providers=chosen, dry_run=dry_run, max_workers=max_workers)
 
 
 def down_all(
@@ -215,8 +224,12 @@ def down_all(
     dry_run: bool = False,
     max_workers: int = sweep.DEFAULT_WORKERS,
 ) -> sweep.TeardownReport:
-    """Return the report of removing every deployment (orphans in the clouds too), concurrently: the panic button."""
-    return sweep.down_all(state, load_provider, providers=providers, dry_run=dry_run, max_workers=max_workers)
+    """Return the report of removing every deployment (orphans in the clouds too), concurrently: the panic button.
+
+    An unknown provider is refused (InvalidInput) before anything is removed: a typo must not remove nothing quietly.
+    """
+    chosen = inputs.providers(providers)
+    return sweep.down_all(state, load_provider, providers=chosen, dry_run=dry_run, max_workers=max_workers)
 
 
 # --- Credits ----------------------------------------------------------------------------------------------
@@ -227,10 +240,17 @@ def credits(state: StateStore, now: datetime | None = None) -> list[Balance]:
     return Ledger(state).balances(now or datetime.now(timezone.utc))
 
 
-def add_credit(state: StateStore, *, now: datetime | None = None, **flags: Any) -> LedgerGrant:
-    """Return the credit saved from `credits add`'s flags (presets.grant_from_flags); Conflict on a taken name."""
-    grant = presets.grant_from_flags(now=now or datetime.now(timezone.utc), **flags)
-    return Ledger(state).add(grant)
+def credit_from_flags(*, now: datetime | None = None, **flags: Any) -> LedgerGrant:
+    """Return the credit `credits add`'s flags describe (presets.grant_from_flags), every value checked; none saved."""
+    return presets.grant_from_flags(now=now or datetime.now(timezone.utc), **flags)
+
+
+def add_credit(
+    state: StateStore, *, now: datetime | None = None, grant: LedgerGrant | None = None, **flags: Any
+) -> LedgerGrant:
+    """Return the credit saved: `grant` (from credit_from_flags), else the one `credits add`'s flags describe;
+    Conflict on a taken name."""
+    return Ledger(state).add(grant or credit_from_flags(now=now, **flags))
 
 
 def remove_credit(
@@ -254,10 +274,7 @@ def sync_credits(
 ) -> tuple[list[SyncResult], list[Balance]]:
     """Return what each cloud's live balance said, and the balances after it (a failed read is stale: the ledger's
     value is kept)."""
-    chosen = list(providers or PROVIDERS)
-    unknown = sorted(set(chosen) - set(PROVIDERS))
-    if unknown:
-        raise InvalidInput(f"--provider {', '.join(unknown)}: choose from {', '.join(PROVIDERS)}")
+    chosen = list(inputs.providers(providers) or PROVIDERS)
     now = now or datetime.now(timezone.utc)
     book = Ledger(state)
     results = credit_sync.sync(book, now, providers=chosen, cost_explorer=cost_explorer,

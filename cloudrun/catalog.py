@@ -11,15 +11,19 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import re
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from cloudrun import catalog_cache
+from cloudrun import catalog_cache, inputs
 from cloudrun.errors import InvalidInput
+from cloudrun.inputs import bounds, files
 from cloudrun.models import PROVIDERS, SERVICES, Offer
+from cloudrun.regions import REGIONS
 
 COLUMNS: tuple[str, ...] = (
     "provider",
@@ -48,6 +52,11 @@ SPOT_SERVICES = frozenset({"vertex"})
 # `plan` warns when the oldest price it used is older than this (`price_age_days`).
 STALE_AFTER_DAYS = 30
 
+# What the clouds are sent (instance types) or shown (GPU models): ASCII names, as every price list spells them.
+_INSTANCE_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_GPU_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}")
+_HINT = "see docs/catalog.md for the format"
+
 
 class _FieldError(ValueError):
     """One row is wrong, in one field when `field` is set; load_csv adds the file and row."""
@@ -64,20 +73,30 @@ def load_csv(path: Path | str, *, label: str | None = None) -> list[Offer]:
     Rows are counted from 1 after the header ("row 1" is line 2); messages give both.
     """
     name = label or str(path)
-    reader = csv.reader(io.StringIO(_read_text(Path(path), name), newline=""))
+    data = files.read_bounded(path, "catalog file", bounds.MAX_CATALOG_BYTES, "check the --catalog path")
+    reader = csv.reader(io.StringIO(files.decode(data, f"catalog file {name}", _HINT), newline=""))
+    try:
+        return _read_rows(reader, name)
+    except csv.Error as exc:  # a field past the csv module's size limit, a NUL byte: not a catalog
+        raise InvalidInput(f"{name} line {reader.line_num}: {exc}", hint=_HINT) from None
+
+
+def _read_rows(reader: Any, name: str) -> list[Offer]:
+    """Return the offers of a csv reader over a catalog file (`reader.line_num` names the line of a bad row)."""
     header = next(reader, None)
     if header is None:
         raise InvalidInput(f"{name} is empty", hint=f"the first line must be: {','.join(COLUMNS)}")
     _check_header(name, header)
     found: list[Offer] = []
     first_row: dict[tuple[str, str, str], int] = {}
+    latest = datetime.now(timezone.utc).date() + timedelta(days=1)  # a day's slack for clocks and time zones
     for cells in reader:
         if not any(cell.strip() for cell in cells):
             continue
         row = len(found) + 1
         where = f"{name} row {row} (line {reader.line_num})"
         try:
-            offer = _parse_row(cells)
+            offer = _parse_row(cells, latest)
         except _FieldError as exc:
             field = f", field {exc.field}" if exc.field else ""
             raise InvalidInput(f"{where}{field}: {exc.problem}") from None
@@ -169,11 +188,10 @@ def offers(
     """
     path = catalog_path or snapshot_path()
     found = load_csv(path) if path is not None else default_offers()
-    if providers:
-        wanted = _check_providers(providers)
+    wanted, unwanted = inputs.providers(providers), inputs.providers(exclude, "--exclude")
+    if wanted:
         found = [offer for offer in found if offer.provider in wanted]
-    if exclude:
-        unwanted = _check_providers(exclude)
+    if unwanted:
         found = [offer for offer in found if offer.provider not in unwanted]
     if regions:
         wanted_regions = _check_regions(regions, found, providers)
@@ -195,14 +213,6 @@ def price_age_days(offers: Iterable[Offer], today: date) -> int:
     return (today - oldest_as_of(offers)).days
 
 
-def _check_providers(providers: Sequence[str]) -> set[str]:
-    wanted = {provider.strip().lower() for provider in providers}
-    unknown = sorted(wanted - set(PROVIDERS))
-    if unknown:
-        raise InvalidInput(f"unknown provider {unknown[0]!r}: choose from {', '.join(PROVIDERS)}")
-    return wanted
-
-
 def _check_regions(regions: Sequence[str], found: list[Offer], providers: Sequence[str] | None) -> set[str]:
     wanted = {region.strip() for region in regions}
     known = sorted({offer.region for offer in found})
@@ -211,15 +221,6 @@ def _check_regions(regions: Sequence[str], found: list[Offer], providers: Sequen
         scope = f" for {', '.join(providers)}" if providers else ""
         raise InvalidInput(f"region {unknown[0]!r} is not in the catalog{scope}: known regions are {', '.join(known)}")
     return wanted
-
-
-def _read_text(path: Path, name: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InvalidInput(f"catalog file {name} does not exist", hint="check the --catalog path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read catalog file {name}: {exc}") from None
 
 
 def _check_header(name: str, header: list[str]) -> None:
@@ -238,7 +239,7 @@ def _check_header(name: str, header: list[str]) -> None:
     )
 
 
-def _parse_row(cells: list[str]) -> Offer:
+def _parse_row(cells: list[str], latest: date) -> Offer:
     if len(cells) != len(COLUMNS):
         raise _FieldError(f"has {len(cells)} fields, expected {len(COLUMNS)} (is a comma unquoted?)")
     row = dict(zip(COLUMNS, [cell.strip() for cell in cells], strict=True))
@@ -247,21 +248,41 @@ def _parse_row(cells: list[str]) -> Offer:
         raise _FieldError(f"{provider!r} is not one of {', '.join(PROVIDERS)}", "provider")
     if service != SERVICES[provider]:
         raise _FieldError(f"{service!r} does not match provider {provider} (expected {SERVICES[provider]})", "service")
-    price = _positive(row, "price_per_hour_usd")
+    if _text(row, "region") not in REGIONS[provider]:
+        raise _FieldError(f"{row['region']!r} is not one of {provider}'s regions (made up, misspelt, or not ASCII)",
+                          "region")  # fmt: skip
+    gpu_count, gpu_memory_gb, vcpus, memory_gb = _shape(row["gpu_count"], row["gpu_memory_gb"], row["vcpus"],
+                                                        row["memory_gb"])  # fmt: skip
+    price = _price(row, "price_per_hour_usd", gpu_count)
     return Offer(
         provider=provider,
         service=service,
-        region=_text(row, "region"),
-        instance_type=_text(row, "instance_type"),
-        gpu_model=_text(row, "gpu_model"),
-        gpu_count=_count(row, "gpu_count"),
-        gpu_memory_gb=_positive(row, "gpu_memory_gb"),
-        vcpus=_count(row, "vcpus"),
-        memory_gb=_positive(row, "memory_gb"),
+        region=row["region"],
+        instance_type=_name(row, "instance_type", _INSTANCE_TYPE),
+        gpu_model=_name(row, "gpu_model", _GPU_MODEL),
+        gpu_count=gpu_count,
+        gpu_memory_gb=gpu_memory_gb,
+        vcpus=vcpus,
+        memory_gb=memory_gb,
         price_per_hour_usd=price,
-        spot_price_per_hour_usd=_spot(row, service, price),
-        source=_text(row, "source"),
-        as_of=_iso_date(row, "as_of").isoformat(),
+        spot_price_per_hour_usd=_spot(row, service, price, gpu_count),
+        source=_source(row),
+        as_of=_as_of(row, latest).isoformat(),
+    )
+
+
+_SHAPE_FIELDS = ("gpu_count", "gpu_memory_gb", "vcpus", "memory_gb")
+
+
+@functools.lru_cache(maxsize=4096)  # a catalog repeats few shapes over many regions: check each once
+def _shape(gpu_count: str, gpu_memory_gb: str, vcpus: str, memory_gb: str) -> tuple[int, Decimal, int, Decimal]:
+    """Return an instance's GPUs, GPU memory, vCPUs and host memory, each within its bound (bounds.py says why)."""
+    row = dict(zip(_SHAPE_FIELDS, (gpu_count, gpu_memory_gb, vcpus, memory_gb), strict=True))
+    return (
+        _count(row, "gpu_count", bounds.MAX_GPU_COUNT),
+        _positive(row, "gpu_memory_gb", bounds.MIN_GPU_MEMORY_GB, bounds.MAX_GPU_MEMORY_GB),
+        _count(row, "vcpus", bounds.MAX_VCPUS),
+        _positive(row, "memory_gb", bounds.MIN_MEMORY_GB, bounds.MAX_MEMORY_GB),
     )
 
 
@@ -271,29 +292,55 @@ def _text(row: dict[str, str], field: str) -> str:
     return row[field]
 
 
-def _positive(row: dict[str, str], field: str) -> Decimal:
+def _name(row: dict[str, str], field: str, pattern: re.Pattern[str]) -> str:
+    value = _text(row, field)
+    if not pattern.fullmatch(value):
+        raise _FieldError(f"{value[:40]!r} is not a name the clouds use (ASCII letters, digits, '.', '_', '-')", field)
+    return value
+
+
+def _source(row: dict[str, str]) -> str:
+    value = _text(row, "source")
+    if len(value) > bounds.MAX_SOURCE_CHARS or not value.isprintable():
+        raise _FieldError(f"must be printable text of at most {bounds.MAX_SOURCE_CHARS} characters", "source")
+    return value
+
+
+def _positive(row: dict[str, str], field: str, low: Decimal, high: Decimal) -> Decimal:
+    """Return the field as a number from `low` to `high` (bounds.py says why each is where it is)."""
     value = _text(row, field)
     try:
-        number = Decimal(value)
+        number = Decimal(value) if value.isascii() and len(value) <= 32 else None
     except InvalidOperation:
-        raise _FieldError(f"{value!r} is not a number", field) from None
+        number = None
+    if number is None:
+        raise _FieldError(f"{value[:40]!r} is not a number", field)
     if not number.is_finite() or number <= 0:
         raise _FieldError(f"{value!r} must be a number greater than 0", field)
+    if not low <= number <= high:
+        raise _FieldError(f"{value!r} is not between {low} and {high}: a unit error or a typo", field)
     return number
 
 
-def _count(row: dict[str, str], field: str) -> int:
+def _price(row: dict[str, str], field: str, gpu_count: int) -> Decimal:
+    """Return a price an hour: at least a tenth of a cent, at most $500 a GPU (the rule `catalog refresh` keeps)."""
+    return _positive(row, field, bounds.MIN_USD_PER_HOUR, bounds.MAX_USD_PER_GPU_HOUR * gpu_count)
+
+
+def _count(row: dict[str, str], field: str, high: int) -> int:
     value = _text(row, field)
-    if not value.isdigit() or int(value) < 1:
-        raise _FieldError(f"{value!r} must be a whole number of at least 1", field)
+    if not (value.isascii() and value.isdigit()) or (len(value) <= 6 and int(value) < 1):
+        raise _FieldError(f"{value[:40]!r} must be a whole number of at least 1", field)
+    if len(value) > 6 or int(value) > high:
+        raise _FieldError(f"{value[:40]!r} must be a whole number of at most {high}", field)
     return int(value)
 
 
-def _spot(row: dict[str, str], service: str, price: Decimal) -> Decimal | None:
+def _spot(row: dict[str, str], service: str, price: Decimal, gpu_count: int) -> Decimal | None:
     field = "spot_price_per_hour_usd"
     if not row[field]:
         return None
-    spot = _positive(row, field)
+    spot = _price(row, field, gpu_count)
     if service not in SPOT_SERVICES:
         raise _FieldError(f"{service} endpoints have no spot capacity; leave it empty", field)
     if spot > price:
@@ -301,13 +348,22 @@ def _spot(row: dict[str, str], service: str, price: Decimal) -> Decimal | None:
     return spot
 
 
-def _iso_date(row: dict[str, str], field: str) -> date:
-    value = _text(row, field)
-    try:
-        parsed: date | None = date.fromisoformat(value)
-    except ValueError:
-        parsed = None
-    # Python 3.11+ also accepts forms like 20261128; the file format is YYYY-MM-DD only.
-    if parsed is None or len(value) != 10:
-        raise _FieldError(f"{value!r} is not an ISO date (YYYY-MM-DD)", field)
+def _as_of(row: dict[str, str], latest: date) -> date:
+    value = _text(row, "as_of")
+    parsed = _day(value)
+    if parsed is None:
+        raise _FieldError(f"{value[:40]!r} is not an ISO date (YYYY-MM-DD)", "as_of")
+    if not bounds.EARLIEST.date() <= parsed <= latest:
+        raise _FieldError(f"{value} is not a date a price was read on (from {bounds.EARLIEST:%Y} to today)", "as_of")
     return parsed
+
+
+@functools.lru_cache(maxsize=256)  # a catalog has few distinct dates: parse each once
+def _day(value: str) -> date | None:
+    # Python 3.11+ also accepts forms like 20261128; the file format is YYYY-MM-DD only.
+    if len(value) != 10:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None

@@ -79,12 +79,15 @@ def prepare(
     """
     if cheapest and instance_type:
         raise InvalidInput("--cheapest chooses the instance type itself", hint="drop --instance-type or --cheapest")
-    name = naming.validate(name) if name else None
+    if instance_type is not None and not instance_type.strip():
+        raise InvalidInput("--instance-type is empty", hint="name one, e.g. ml.g5.12xlarge, or leave the flag out")
+    name = None if name is None else naming.validate(name)  # --name "" is refused, not replaced by a derived one
     ceiling = inputs.optional_positive(max_price, "--max-price", "USD per hour")
     auto_teardown = inputs.limits(idle_timeout, ttl, max_spend)
     now = now or datetime.now(timezone.utc)
     used = planning.resolve_grants(credits_file, grants, now)
-    result = planning.plan(model, providers=[provider] if provider else None, regions=[region] if region else None,
+    result = planning.plan(model, providers=None if provider is None else [provider],
+                           regions=None if region is None else [region],
                            exclude=exclude, include_infeasible=bool(instance_type), spot=spot, grants=used, now=now,
                            **plan_options)  # fmt: skip
     options = _of_type(result, instance_type, spot) if instance_type else _on_demand_or_spot(result, spot)

@@ -267,8 +267,9 @@ class Deployer:
 def nothing_worked(attempts: Sequence[Attempt]) -> CloudrunError:
     """Return the error for a deploy that found no placement: every outcome once, with the placements it met.
 
-    When every placement failed for the same kind of reason (all credentials, all refused as invalid), that kind is
-    raised, so the exit code says it (3 for credentials, 2 for invalid input); otherwise NoPlacementLeft (6).
+    When any placement was refused as invalid input (a flag, a file, or the environment: a sandbox endpoint that is not
+    on this machine), InvalidInput is raised (exit 2): that is what to fix first, and no retry later would help. When
+    every placement failed for credentials, AuthError (3); otherwise NoPlacementLeft (6).
     """
     grouped: dict[str, list[str]] = {}
     for attempt in attempts:
@@ -280,8 +281,12 @@ def nothing_worked(attempts: Sequence[Attempt]) -> CloudrunError:
     message = "no placement could be deployed. Tried: " + ("; ".join(parts) or "no placement")
     hint = "request quota, add credentials, or widen --provider/--region"
     kinds = {type(a.error) for a in attempts}
-    error = kind(message, hint=hint) if len(kinds) == 1 and (kind := kinds.pop()) in (AuthError, InvalidInput) else (
-        NoPlacementLeft(message, hint=hint))  # fmt: skip
+    if InvalidInput in kinds:
+        error: CloudrunError = InvalidInput(message, hint=hint)
+    elif kinds == {AuthError}:
+        error = AuthError(message, hint=hint)
+    else:
+        error = NoPlacementLeft(message, hint=hint)
     errors = [a.error for a in attempts if a.error is not None]
     error.__cause__ = errors[-1] if errors else None  # --debug shows the last failure's own causes
     return error

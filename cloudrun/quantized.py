@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 
 from cloudrun import sizing
 from cloudrun.errors import InvalidInput
+from cloudrun.inputs import bounds
+from cloudrun.inputs.values import count
 from cloudrun.models import Precision
 
 # Where each method's bytes come from, per quantized linear weight (embeddings, lm_head, norms stay 16-bit):
@@ -92,18 +94,34 @@ def check_same_model(base_id: str, base: dict[str, Any], checkpoint: str, config
 
 
 def _bits(quant: dict[str, Any], method: str) -> tuple[int, int | None, str]:
-    """Return (bits a weight, group size, 'int' or 'float') from a quantization config."""
+    """Return (bits a weight, group size, 'int' or 'float') from a quantization config, each checked."""
     if method == "fp8":
         return 8, None, "float"
     if method == "bitsandbytes":
-        return (4 if quant.get("load_in_4bit", True) else 8), None, "int"
+        return (4 if quant.get("load_in_4bit", True) is not False else 8), None, "int"
     if method == "compressed-tensors":
-        weights = next(iter((quant.get("config_groups") or {}).values()), {}).get("weights") or {}
-        bits = int(weights.get("num_bits") or 8)
-        return bits, weights.get("group_size"), str(weights.get("type") or "int")
-    bits = int(quant.get("bits") or quant.get("w_bit") or 4)
-    group = int(quant.get("group_size") or quant.get("q_group_size") or 128)
-    return bits, (group if group > 0 else None), "int"
+        groups = quant.get("config_groups") or {}
+        first = next(iter(groups.values()), {}) if isinstance(groups, dict) else None
+        weights = (first.get("weights") if isinstance(first, dict) else None) or {}
+        if not isinstance(first, dict) or not isinstance(weights, dict):
+            raise InvalidInput("compressed-tensors config_groups must map group names to objects with weights")
+        kind = weights.get("type") or "int"
+        return _bit_count(weights.get("num_bits") or 8), _group(weights.get("group_size")), str(kind)[:16]
+    bits = _bit_count(quant.get("bits") or quant.get("w_bit") or 4)
+    return bits, _group(quant.get("group_size") or quant.get("q_group_size") or 128), "int"
+
+
+def _bit_count(value: Any) -> int:
+    if isinstance(value, bool) or value not in bounds.QUANT_BITS:
+        raise InvalidInput(f"quantization bits {value!r} are not {', '.join(map(str, bounds.QUANT_BITS))}")
+    return int(value)
+
+
+def _group(value: Any) -> int | None:
+    """Return the weights per quantization group; None for one group per row (-1, 0 or absent)."""
+    if value is None or value in (-1, 0):
+        return None
+    return count(value, "quantization group_size", 1, bounds.MAX_QUANT_GROUP, "weights")
 
 
 class Served(NamedTuple):

@@ -32,7 +32,9 @@ def tensor_parallel_degree(need: MemoryNeed, gpu_count: int) -> int:
     vLLM needs it to divide the attention heads, and the KV heads either to be divisible by it or
     to divide it (then KV heads are replicated).
     """
-    for degree in range(gpu_count, 0, -1):
+    # A degree above the head count cannot divide it: the search is bounded by the model, whatever count an offer
+    # claims (a catalog row's 20-digit gpu_count once looped here for minutes).
+    for degree in range(min(gpu_count, need.attention_heads), 0, -1):
         if need.attention_heads % degree:
             continue
         kv = need.kv_heads

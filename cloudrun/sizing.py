@@ -7,7 +7,6 @@ Only config.json is ever fetched, never weights. Memory is in bytes throughout.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import urllib.error
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cloudrun.errors import InvalidInput
+from cloudrun.inputs import bounds, files, model_config
+from cloudrun.inputs.values import count
 from cloudrun.models import MemoryNeed, Precision
 
 # Per-GPU memory that is neither weights nor KV cache: the CUDA context and NCCL buffers, activations
@@ -27,7 +28,7 @@ OVERHEAD_PER_GPU_BYTES = 2 * 1024**3
 
 HUB_CONFIG_URL = "https://huggingface.co/{model_id}/resolve/main/config.json"
 HUB_TIMEOUT_SECONDS = 5
-_MAX_CONFIG_BYTES = 1_000_000  # a config.json is a few KB; refuse to read anything that is not one
+_CONFIG_HINT = "check the --config path"
 _HF_ID = re.compile(r"(?!.*\.\.)[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 # Chat variants with the same shape as a shipped config use its file (each file's _name_or_path is its id).
@@ -88,7 +89,7 @@ def load_config(model_id: str | None, config_path: Path | None) -> tuple[str, di
     """Return (model id, config.json dict) from --config, the built-in copies, or the Hugging Face Hub."""
     if config_path is not None:
         path = Path(config_path)
-        cfg = _parse_json(_read_file(path), str(path))
+        cfg = _parse_json(files.read_bounded(path, "config file", bounds.MAX_CONFIG_BYTES, _CONFIG_HINT), str(path))
         source = str(path)
         resolved = model_id or cfg.get("_name_or_path") or path.name
     elif not model_id:
@@ -220,10 +221,9 @@ def need(
 
 
 def _check_positive(*, context: int | None, concurrency: int) -> None:
-    if context is not None and context < 1:
-        raise InvalidInput(f"context must be a positive number of tokens, got {context}")
-    if concurrency < 1:
-        raise InvalidInput(f"concurrency must be at least 1 sequence at a time, got {concurrency}")
+    if context is not None:  # no model's context is longer; this model's own maximum is checked once it is loaded
+        count(context, "--context", 1, bounds.CONFIG_COUNTS["max_position_embeddings"][1], "tokens")
+    count(concurrency, "--concurrency", 1, bounds.MAX_CONCURRENCY, "sequences at a time")
 
 
 def _attention(cfg: dict[str, Any]) -> ParamCounts:
@@ -309,6 +309,7 @@ def _family(cfg: dict[str, Any], source: str) -> str:
 
 
 def _validate(cfg: dict[str, Any], source: str) -> None:
+    model_config.check(cfg, source)
     keys = _COMMON_KEYS + (_MLA_KEYS if _family(cfg, source) == "mla" else ())
     if cfg.get("n_routed_experts"):
         keys += ("moe_intermediate_size",)
@@ -324,18 +325,8 @@ def _precision(value: Precision | str) -> Precision:
         raise InvalidInput(f"unknown precision {value!r}", hint=f"use one of {choices}") from None
 
 
-def _read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        raise InvalidInput(f"cannot read {path}: {err.strerror or err}", hint="check the --config path") from err
-
-
 def _parse_json(text: bytes, source: str) -> dict[str, Any]:
-    try:
-        cfg = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InvalidInput(f"{source} is not valid JSON: {err}", hint="pass the model's config.json") from err
+    cfg = files.parse_json(text, source, "pass the model's config.json")
     if not isinstance(cfg, dict):
         raise InvalidInput(f"{source} is not a config.json: expected a JSON object")
     return cfg
@@ -355,7 +346,7 @@ def fetch_from_hub(model_id: str, filename: str = "config.json") -> dict[str, An
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
         with urllib.request.urlopen(request, timeout=HUB_TIMEOUT_SECONDS) as response:
-            body = response.read(_MAX_CONFIG_BYTES)
+            body = response.read(bounds.MAX_CONFIG_BYTES + 1)
     except urllib.error.HTTPError as err:
         reason = f"the Hugging Face Hub answered HTTP {err.code} for {model_id!r}'s {filename}"
         if err.code in (401, 403):  # a gated or private repository (the Hub's answer without an accepted token)
@@ -365,4 +356,6 @@ def fetch_from_hub(model_id: str, filename: str = "config.json") -> dict[str, An
     except Exception as err:  # DNS, TLS, timeout, or sockets disabled: all mean "not reachable" here
         message = f"unknown model {model_id!r} and the Hugging Face Hub is not reachable"
         raise InvalidInput(message, hint=hint) from err
+    if len(body) > bounds.MAX_CONFIG_BYTES:
+        raise InvalidInput(f"{url} is larger than {bounds.MAX_CONFIG_BYTES:,} bytes: not a {filename}", hint=hint)
     return _parse_json(body, url)

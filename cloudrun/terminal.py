@@ -13,37 +13,66 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from cloudrun import debugging
 from cloudrun.errors import CloudrunError
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class _RootGroup(TyperGroup):
+    """The `cloudrun` group: a usage error found while parsing (a value of the wrong type for a flag, an unknown flag
+    or command) is one line on stderr with exit 2, like every refusal a command makes (errors_to_exit)."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as exc:  # typer's own click's UsageError, BadParameter, NoSuchOption...
+            if type(exc).__name__ != "NoArgsIsHelpError":  # that one is the help, printed already
+                ctx = getattr(exc, "ctx", None)
+                see = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+                err.print(f"[red]error:[/red] {escape(one_line(exc.format_message()) + see)}", highlight=False)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err.print("Aborted!")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     help="Deploy an open LLM where it is cheapest after your free credits, and stop the meter when idle.",
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
+    cls=_RootGroup,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def errors_to_exit(fn: F) -> F:
     """Turn cloudrun errors into a one-line message on stderr and their exit code; anything unexpected into one
-    line too (exit 1), never a raw traceback. With --debug, the causes, request ids and traceback follow."""
+    line too (exit 1), never a raw traceback. With --debug, the causes, request ids and traceback follow.
+
+    The message is printed as text, never as rich markup (it may quote what the user typed: `--region "[/x]"`), and
+    on one line (a cloud's own message may hold several).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except CloudrunError as exc:
-            _report(f"[red]error:[/red] {escape(str(exc))}", exc)
+            _report(f"[red]error:[/red] {escape(one_line(str(exc)))}", exc)
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:  # noqa: BLE001 - the catch-all: a bug must still read as one line
             if type(exc).__module__.startswith(("typer", "click")):
                 raise  # typer's own ways out (Exit codes, usage errors, Abort), whichever click it vendors
-            what = escape(f"{type(exc).__name__}: {exc}")
+            what = escape(one_line(f"{type(exc).__name__}: {exc}"))
             _report(f"[red]error:[/red] unexpected {what} (a bug in cloudrun: --debug shows where; please report)", exc)
             raise typer.Exit(1) from None
 
@@ -62,11 +91,19 @@ def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=indent, default=str) + "\n")
 
 
+def one_line(text: str) -> str:
+    """Return the text with its line breaks made spaces: an error is one line, whatever it quotes."""
+    return " ".join(text.split("\n")).replace("\r", " ")
+
+
 def split_values(values: list[str] | None) -> list[str] | None:
-    """Accept both `--provider aws --provider gcp` and `--provider aws,gcp`."""
+    """Accept both `--provider aws --provider gcp` and `--provider aws,gcp`.
+
+    An empty name stays in (`--provider ""`, `aws,`), for the check to refuse: dropped, it would mean "every one".
+    """
     if not values:
         return None
-    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+    return [v.strip() for value in values for v in value.split(",")]
 
 
 def confirm(question: str, *, yes: bool) -> None:

@@ -420,6 +420,24 @@ def test_cheapest_reaches_aws_when_google_has_no_credentials(state, monkeypatch,
     assert result.attempts[0].placement == "gcp us-central1 g2-standard-8"
 
 
+def test_a_refused_sandbox_endpoint_is_a_usage_error_not_no_placement_left(state, monkeypatch, tmp_path):
+    """Google's adapter refuses sandbox credentials aimed at an endpoint off this machine. With AWS's dearer placement
+    not approved, the deploy ended "no placement could be deployed" (exit 6): the refusal is the user's to fix (2)."""
+    no_google(monkeypatch, tmp_path)
+    monkeypatch.setenv("CLOUDRUN_SANDBOX_CREDENTIALS", "1")
+    monkeypatch.setenv("CLOUDRUN_VERTEX_API_ENDPOINT", "https://vertex.example.com")
+    catalog = tmp_path / "offers.csv"
+    catalog.write_text(GCP_FIRST)
+    plan = api.prepare_deploy(MODEL, cheapest=True, name="r1-qwen", hours=1, catalog_file=catalog)
+    calls = Calls()
+    load = api.provider_loader({"aws": {"role_arn": ROLE_ARN, "sleep": lambda _s: None, "client_factory": calls}})
+
+    with pytest.raises(InvalidInput, match="only for a Vertex endpoint on this machine") as raised:
+        api.deploy(plan, state, load, policy=NO_WAIT, approve=lambda _option: False)
+    assert raised.value.exit_code == 2 and "not tried: dearer" in raised.value.message
+    assert "CreateModel" not in calls.operations and resources() == NOTHING
+
+
 def test_credentials_refused_at_create_move_on_to_the_next_provider(state, monkeypatch, tmp_path):
     """The deployer's own safety net (no precheck): an AuthError from one provider's create is not the end."""
     no_google(monkeypatch, tmp_path)

@@ -1,3 +1,4 @@
+import signal
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -18,6 +19,19 @@ def test_tensor_parallel_must_divide_heads_and_respect_kv_heads():
     assert tensor_parallel_degree(need(heads=40, kv_heads=8), 4) == 4
     assert tensor_parallel_degree(need(heads=12, kv_heads=2), 8) == 6  # 6 divides 12; KV heads replicated
     assert tensor_parallel_degree(need(heads=128, kv_heads=None), 8) == 8  # MLA
+
+
+def test_the_tensor_parallel_search_is_bounded_by_the_heads_not_the_gpu_count():
+    def too_slow(*_: object) -> None:
+        raise TimeoutError("the search walked the GPU count")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(5)
+    try:
+        assert tensor_parallel_degree(need(heads=28, kv_heads=4), 10**20) == 28
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_fit_counts_weights_kv_and_overhead_per_gpu():

@@ -348,12 +348,12 @@ def test_unsupported_architecture(tmp_path):
 
 @pytest.mark.parametrize("context", [0, -1])
 def test_context_must_be_positive(context):
-    with pytest.raises(InvalidInput, match="context must be a positive number of tokens"):
+    with pytest.raises(InvalidInput, match="--context must be a whole number from 1 to"):
         sizing.need("deepseek-ai/deepseek-llm-7b-chat", context=context)
 
 
 def test_concurrency_must_be_positive():
-    with pytest.raises(InvalidInput, match="concurrency must be at least 1"):
+    with pytest.raises(InvalidInput, match="--concurrency must be a whole number from 1 to"):
         sizing.need("deepseek-ai/deepseek-llm-7b-chat", concurrency=0)
 
 

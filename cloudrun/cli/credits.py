@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import typer
 
-from cloudrun import api
+from cloudrun import api, inputs
 from cloudrun.cli import render_credits
 from cloudrun.credits import sync as credit_sync
 from cloudrun.credits.ledger import LedgerGrant
@@ -77,10 +77,11 @@ def add(
 ) -> None:
     """Add a credit, from a --preset or by hand (--provider, --amount, --expires)."""
     enter_sandbox(sandbox)
-    with StateStore() as store:
-        grant = api.add_credit(store, preset=preset, provider=provider, amount=amount, currency=currency,
-                               expires=expires, starts=starts, services=split_values(services),
-                               gpu_eligible=gpu_eligible, upgraded=upgraded, name=name, account=account)  # fmt: skip
+    grant = api.credit_from_flags(preset=preset, provider=provider, amount=amount, currency=currency, expires=expires,
+                                  starts=starts, services=split_values(services), gpu_eligible=gpu_eligible,
+                                  upgraded=upgraded, name=name, account=account)  # fmt: skip
+    with StateStore() as store:  # opened only once every flag is checked: a refusal leaves no state file behind
+        grant = api.add_credit(store, grant=grant)
     if as_json:
         print_json(grant.model_dump(mode="json"))
     else:
@@ -122,8 +123,9 @@ def sync(
     """Read live balances where the cloud tells them; a failed read keeps the ledger value, marked stale."""
     enter_sandbox(sandbox)
     now = _now()
+    chosen = inputs.providers(split_values(provider))  # checked before the state is opened
     with StateStore() as store:
-        results, balances = api.sync_credits(store, providers=split_values(provider), cost_explorer=cost_explorer,
+        results, balances = api.sync_credits(store, providers=chosen, cost_explorer=cost_explorer,
                                              billing_profile=billing_profile, now=now)  # fmt: skip
     if as_json:
         print_json({"sync": render_credits.sync_json(results), **render_credits.ledger_json(balances, now)})

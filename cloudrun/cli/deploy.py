@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cloudrun import api, paths
+from cloudrun import api, inputs, paths
 from cloudrun.cli import render_deploy
 from cloudrun.deployer import DeployInterrupted, WaitPolicy
 from cloudrun.errors import AuthError, CloudrunError, InvalidInput
@@ -245,6 +245,7 @@ def invoke(
 ) -> None:
     """Send one chat message to a deployment and print the reply."""
     enter_sandbox(sandbox)
+    inputs.count(max_tokens, "--max-tokens", 1, inputs.bounds.MAX_REPLY_TOKENS, "tokens")  # before the state is opened
     with StateStore() as state:
         reply = api.invoke(state, _loader(), name, prompt, max_tokens)
     if as_json:

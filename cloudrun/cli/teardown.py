@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cloudrun import api, teardown
+from cloudrun import api, inputs, teardown
 from cloudrun.cli import tables
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs import parse_duration
@@ -32,7 +32,14 @@ from cloudrun.terminal import (
 )
 
 ProviderOpt = typer.Option(None, "--provider", help="Only these providers: aws, gcp, azure (repeatable).")
-WorkersOpt = typer.Option(teardown.DEFAULT_WORKERS, "--concurrency", help="Deletions at once.", min=1)
+WorkersOpt = typer.Option(teardown.DEFAULT_WORKERS, "--concurrency", help="Deletions at once.")
+
+
+def _chosen(providers: list[str] | None, workers: int) -> tuple[str, ...] | None:
+    """Return the providers of --provider, checked (a typo must not remove nothing and exit 0), and check the
+    --concurrency, before anything is asked, opened or removed."""
+    inputs.count(workers, "--concurrency", 1, inputs.bounds.MAX_WORKERS, "deletions at once")
+    return inputs.providers(split_values(providers))
 
 
 def _log_to_stderr() -> None:
@@ -107,12 +114,13 @@ def teardown_command(
 ) -> None:
     """Remove idle endpoints: no invocations and in service for at least DURATION (orphans included)."""
     enter_sandbox(sandbox)
-    policy = Policy(idle_for=parse_duration(idle))
+    policy = Policy(idle_for=parse_duration(idle, "--idle"))
+    chosen = _chosen(provider, workers)
     if not dry_run:
         confirm(f"Remove every endpoint idle for {idle} or more?", yes=yes)
     with StateStore() as state:
-        report = api.teardown(state, api.provider_loader(), policy, providers=split_values(provider),
-                              dry_run=dry_run, max_workers=workers)  # fmt: skip
+        report = api.teardown(state, api.provider_loader(), policy, providers=chosen, dry_run=dry_run,
+                              max_workers=workers)  # fmt: skip
     print_json(report.to_json()) if as_json else print_report(out, report)
     exit_code(report)
 
@@ -133,12 +141,13 @@ def watch(
     """Autostop: enforce --idle, each deployment's --idle-timeout/--ttl/--max-spend, credit run-out and caps."""
     enter_sandbox(sandbox)
     policy = api.watch_policy(idle, interval, max_spend, monthly_cap)
+    chosen = _chosen(provider, workers)
     _log_to_stderr()
     load = api.provider_loader()
 
     def run_check() -> teardown.TeardownReport:
         with StateStore() as state:
-            return api.teardown(state, load, policy, providers=split_values(provider), max_workers=workers)
+            return api.teardown(state, load, policy, providers=chosen, max_workers=workers)
 
     def show(report: teardown.TeardownReport) -> None:
         if as_json:
@@ -165,6 +174,7 @@ def metrics(
 ) -> None:
     """Prometheus exporter: deployments up, $/h, cost so far, minutes since last invocation, credit runway."""
     enter_sandbox(sandbox)
+    inputs.count(port, "--port", 1, 65535)
     try:
         import prometheus_client  # noqa: F401 - imported by this command only
     except ImportError as exc:
@@ -187,7 +197,7 @@ def metrics(
 
 def down_all(providers: list[str] | None, *, yes: bool, dry_run: bool, as_json: bool, workers: int) -> None:
     """`cloudrun down --all`: remove every deployment (orphans too) concurrently; exit 1 if any failed."""
-    chosen = split_values(providers)
+    chosen = _chosen(providers, workers)
     if not dry_run:
         confirm(f"Remove EVERY cloudrun deployment{' on ' + ', '.join(chosen) if chosen else ''}?", yes=yes)
     with StateStore() as state:

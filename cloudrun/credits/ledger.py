@@ -11,13 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from cloudrun import paths
+from cloudrun import inputs, paths
 from cloudrun.credits import runway
+from cloudrun.credits.rules import check_terms, credit_amount
 from cloudrun.credits.runway import Balance, LedgerGrant, Observation
 from cloudrun.errors import InvalidInput, NotFound
-from cloudrun.models import PROVIDERS, CreditGrant, PlanOption
+from cloudrun.models import CreditGrant, PlanOption
 from cloudrun.state import StateStore
 from cloudrun.state.credits import CreditTables
 from cloudrun.timeutil import utc as _utc
@@ -26,35 +27,21 @@ __all__ = ["Balance", "Ledger", "LedgerGrant", "Observation", "credit_runs_out_a
 
 
 def validate(grant: LedgerGrant) -> LedgerGrant:
-    """Return the grant if its amount, currency, dates and services make sense; raise InvalidInput otherwise."""
+    """Return the grant if its name, amount, currency, dates and services make sense; raise InvalidInput otherwise.
+
+    The rule is `rules.check_terms`, the same a `--credits FILE` grant meets.
+    """
     where = f"credit {grant.name!r}"
-    if grant.currency.upper() != "USD":
-        raise InvalidInput(
-            f"{where}: currency {grant.currency} is not supported yet; cloudrun keeps credit in USD only",
-            hint="convert the amount to USD at your billing rate and pass --currency USD",
-        )
-    if not grant.amount_usd.is_finite() or grant.amount_usd < 0:
-        raise InvalidInput(f"{where}: amount {grant.amount_usd} must be a number >= 0")
-    if grant.provider not in PROVIDERS:
-        raise InvalidInput(f"{where}: provider {grant.provider!r} is not one of {', '.join(PROVIDERS)}")
-    if grant.expires_at <= grant.starts_at:
-        raise InvalidInput(
-            f"{where}: expires {grant.expires_at:%Y-%m-%d} must be after it starts ({grant.starts_at:%Y-%m-%d})"
-        )
-    if not grant.services or not all(grant.services):
-        raise InvalidInput(f"{where}: name the services it pays for, e.g. --services sagemaker")
+    inputs.label(grant.name, "a credit's name (--name)")
+    inputs.label(grant.account, f"{where}, its account (--account)")
+    check_terms(where, provider=grant.provider, amount_usd=grant.amount_usd, currency=grant.currency,
+                services=grant.services, starts_at=grant.starts_at, expires_at=grant.expires_at)  # fmt: skip
     return grant
 
 
 def to_amount(value: object, what: str = "--amount") -> Decimal:
-    """Return a USD amount as a Decimal, or raise InvalidInput."""
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidInput(f"{what} {value!r} is not a number") from None
-    if not amount.is_finite() or amount < 0:
-        raise InvalidInput(f"{what} {value} must be a number >= 0: credit is never negative")
-    return amount
+    """Return a USD credit amount (0 to the money cap) as a Decimal, or raise InvalidInput."""
+    return credit_amount(value, what)
 
 
 class Ledger:

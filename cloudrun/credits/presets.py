@@ -127,8 +127,8 @@ def build(
         notes.append("start assumed to be today: pass --starts with your sign-up date")
     amount = _amount(preset, amount_usd)
     return validate(LedgerGrant(
-        id=new_id(), provider=preset.provider, account=account, name=name or preset.name, amount_usd=amount,
-        currency=currency, starts_at=starts_at, expires_at=expires_at or _expiry(preset, starts_at),
+        id=new_id(), provider=preset.provider, account=account, name=preset.name if name is None else name,
+        amount_usd=amount, currency=currency, starts_at=starts_at, expires_at=expires_at or _expiry(preset, starts_at),
         services=preset.services, gpu_eligible=_gpu(preset, upgraded, gpu_eligible), source="preset",
         preset=preset.name, notes="; ".join(notes), created_at=now,
     ))  # fmt: skip
@@ -182,6 +182,7 @@ def grant_from_flags(
 ) -> LedgerGrant:
     """Return the grant `credits add` describes: from a --preset's rules, or by hand (--provider, --amount,
     --expires); every value checked, nothing saved."""
+    currency = currency.strip().upper() if isinstance(currency, str) else currency  # stored as USD, whatever the case
     fields = {
         "amount_usd": to_amount(amount) if amount is not None else None,
         "starts_at": parse_time(starts, "--starts") if starts else None,
@@ -199,8 +200,9 @@ def grant_from_flags(
     if upgraded:
         raise InvalidInput("--upgraded applies to trial presets", hint="say --gpu-eligible if it pays for GPUs")
     return validate(LedgerGrant(
-        id=new_id(), provider=provider, account=account, name=name or f"{provider}-credit-{now:%Y%m%d}",
+        id=new_id(), provider=provider, account=account,
+        name=f"{provider}-credit-{now:%Y%m%d}" if name is None else name,
         amount_usd=fields["amount_usd"], currency=currency, starts_at=fields["starts_at"] or now,
-        expires_at=fields["expires_at"], services=tuple(services or (SERVICES[provider],)),
+        expires_at=fields["expires_at"], services=(SERVICES[provider],) if services is None else tuple(services),
         gpu_eligible=gpu_eligible, source="manual", created_at=now,
     ))  # fmt: skip

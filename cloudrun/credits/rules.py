@@ -8,33 +8,86 @@ soonest-expiring first.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from cloudrun import inputs
 from cloudrun.errors import InvalidInput
+from cloudrun.inputs import bounds, files
+from cloudrun.inputs.values import as_decimal
 from cloudrun.models import PROVIDERS, CreditGrant, CreditUse, Offer
 
 _SECONDS_PER_HOUR = Decimal(3600)
 MICRO_USD = Decimal("0.000001")
 _FIELDS = ("provider", "amount_usd", "expires_at", "gpu_eligible", "services")
+_OPTIONAL = ("name", "starts_at", "currency")
+_HINT = "see docs/planning.md, the credits file"
+
+
+class Terms(NamedTuple):
+    """A credit's terms once checked: its provider, amount and the services it pays for."""
+
+    provider: str
+    amount_usd: Decimal
+    services: tuple[str, ...]
+
+
+def check_terms(
+    where: str,
+    *,
+    provider: object,
+    amount_usd: object,
+    currency: object,
+    services: object,
+    starts_at: datetime | None,
+    expires_at: datetime,
+) -> Terms:
+    """Return a credit's terms if they make sense, else raise InvalidInput naming the field: the one rule for a
+    `--credits FILE` grant and a `credits add` (ledger) grant alike."""
+    if not isinstance(provider, str) or provider not in PROVIDERS:
+        raise InvalidInput(f"{where}, field provider: {provider!r} is not one of {', '.join(PROVIDERS)}")
+    if not isinstance(currency, str) or currency.upper() != "USD":
+        raise InvalidInput(
+            f"{where}: currency {currency} is not supported yet; cloudrun keeps credit in USD only",
+            hint="convert the amount to USD at your billing rate and pass --currency USD",
+        )
+    amount = credit_amount(amount_usd, f"{where}, field amount_usd")
+    for field, moment in (("starts_at", starts_at), ("expires_at", expires_at)):
+        if moment is not None and not bounds.EARLIEST <= moment < bounds.LATEST:
+            raise InvalidInput(f"{where}, field {field}: {moment:%Y-%m-%d} is not between 2000 and 2100")
+    if starts_at is not None and expires_at <= starts_at:
+        raise InvalidInput(f"{where}: expires {expires_at:%Y-%m-%d} must be after it starts ({starts_at:%Y-%m-%d})")
+    return Terms(provider, amount, inputs.services(provider, services, f"{where}, field services"))
+
+
+def credit_amount(value: object, where: str) -> Decimal:
+    """Return a credit amount in USD: a number from 0 to the money cap; raise InvalidInput naming `where`."""
+    amount = as_decimal(value)
+    if amount is None:
+        raise InvalidInput(f"{where}: {value!r} is not a number")
+    if amount < 0:
+        raise InvalidInput(f"{where}: {value} is negative; a credit must be a number >= 0 (credit is never negative)")
+    if amount > bounds.MAX_USD:
+        raise InvalidInput(f"{where}: {value} is more than the ${bounds.MAX_USD:,} cloudrun accepts for one credit",
+                           hint="check the amount for a typo")  # fmt: skip
+    return amount
 
 
 def load_grants(path: Path | str) -> list[CreditGrant]:
-    """Return the grants in a credits JSON file: a list of {provider, amount_usd, expires_at, ...}."""
+    """Return the grants in a credits JSON file: a list of {provider, amount_usd, expires_at, ...}, each checked by
+    the rule `credits add` keeps (check_terms); the file is read up to a size cap and refused past it."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise InvalidInput(f"cannot read credits file {path}: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"credits file {path} is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
-    if not isinstance(data, list):
-        raise InvalidInput(f"credits file {path} must hold a JSON list of grants")
-    return [_grant(item, f"{path.name} grant {i}") for i, item in enumerate(data, start=1)]
+    data = files.read_bounded(path, "credits file", bounds.MAX_CREDITS_BYTES, _HINT)
+    grants = files.parse_json(data, f"credits file {path}", _HINT)
+    if not isinstance(grants, list):
+        raise InvalidInput(f"credits file {path} must hold a JSON list of grants", hint=_HINT)
+    if len(grants) > bounds.MAX_GRANTS:
+        raise InvalidInput(f"credits file {path} lists {len(grants):,} grants; cloudrun reads at most "
+                           f"{bounds.MAX_GRANTS:,}")  # fmt: skip
+    return [_grant(item, f"{path.name} grant {i}") for i, item in enumerate(grants, start=1)]
 
 
 def _grant(item: Any, where: str) -> CreditGrant:
@@ -43,45 +96,33 @@ def _grant(item: Any, where: str) -> CreditGrant:
     missing = [f for f in _FIELDS if f not in item]
     if missing:
         raise InvalidInput(f"{where}: missing field {', '.join(missing)}")
-    provider = item["provider"]
-    if provider not in PROVIDERS:
-        raise InvalidInput(f"{where}, field provider: {provider!r} is not one of {', '.join(PROVIDERS)}")
-    services = item["services"]
-    if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
-        raise InvalidInput(f'{where}, field services: expected a list of service names, e.g. ["vertex"]')
+    unknown = sorted(key for key in item if key not in _FIELDS + _OPTIONAL)
+    if unknown:
+        raise InvalidInput(f"{where}: unknown field {unknown[0][:40]!r}", hint=f"the fields are "
+                           f"{', '.join(_FIELDS + _OPTIONAL)}")  # fmt: skip
     if not isinstance(item["gpu_eligible"], bool):
         raise InvalidInput(f"{where}, field gpu_eligible: expected true or false")
+    starts, expires = item.get("starts_at"), inputs.moment(item["expires_at"], f"{where}, field expires_at")
+    terms = check_terms(
+        where, provider=item["provider"], amount_usd=item["amount_usd"], currency=item.get("currency", "USD"),
+        services=item["services"], expires_at=expires,
+        starts_at=None if starts is None else inputs.moment(starts, f"{where}, field starts_at"),
+    )  # fmt: skip
+    name = item.get("name")
     return CreditGrant(
-        provider=provider,
-        amount_usd=_amount(item["amount_usd"], where),
-        expires_at=parse_time(item["expires_at"], f"{where}, field expires_at"),
+        provider=terms.provider,
+        amount_usd=terms.amount_usd,
+        expires_at=expires,
         gpu_eligible=item["gpu_eligible"],
-        services=tuple(services),
-        name=str(item.get("name") or f"{provider} credit {where.rsplit(' ', 1)[-1]}"),
-    )
-
-
-def _amount(value: Any, where: str) -> Decimal:
-    try:
-        amount = Decimal(str(value)) if not isinstance(value, bool) else None
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite():
-        raise InvalidInput(f"{where}, field amount_usd: {value!r} is not a number")
-    if amount < 0:
-        raise InvalidInput(f"{where}, field amount_usd: {value} is negative; credit amounts are >= 0")
-    return amount
+        services=terms.services,
+        name=f"{terms.provider} credit {where.rsplit(' ', 1)[-1]}" if name is None else
+        inputs.label(name, f"{where}, field name"),
+    )  # fmt: skip
 
 
 def parse_time(value: Any, where: str) -> datetime:
-    """Return an aware UTC datetime from an ISO 8601 string; a date alone means midnight UTC."""
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidInput(f"{where}: {value!r} is not an ISO 8601 date, e.g. 2026-12-31T00:00:00Z") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    """Return an aware UTC datetime from ISO 8601 text; a date alone means midnight UTC (cloudrun.inputs.moment)."""
+    return inputs.moment(value, where)
 
 
 def ineligible_reason(grant: CreditGrant, offer: Offer, now: datetime) -> str | None:
