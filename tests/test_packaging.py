@@ -4,9 +4,14 @@ wheel contain (built here, offline, with the installed setuptools)."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -101,3 +106,80 @@ def test_requests_is_declared_by_every_extra_whose_code_imports_it():
         assert any("requests" in (ROOT / "providers" / f).read_text() for f in files)
         names = {canonicalize_name(Requirement(t).name) for t in PYPROJECT["project"]["optional-dependencies"][extra]}
         assert "requests" in names, f"[{extra}] imports requests and must declare it"
+
+
+def test_all_is_for_production_and_leaves_the_sandbox_to_dev():
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert "sandbox" not in extras["all"][0] and "moto" not in str(extras["all"])
+    assert {"all", "sandbox"} <= set(Requirement(extras["dev"][0]).extras)
+
+
+# --- metadata and files --------------------------------------------------------------------------------------------
+
+
+def test_one_version_source():
+    assert "version" not in PYPROJECT["project"] and "version" in PYPROJECT["project"]["dynamic"]
+    assert importlib.metadata.version("cloudrun-llm") == cloudrun.__version__
+
+
+def test_license_is_the_unmodified_apache_2_text_and_declared_as_spdx():
+    assert hashlib.sha256((ROOT / "LICENSE").read_bytes()).hexdigest() == APACHE_2_SHA256
+    assert PYPROJECT["project"]["license"] == "Apache-2.0"
+    assert PYPROJECT["project"]["license-files"] == ["LICENSE"]
+
+
+def test_the_package_is_marked_typed():
+    assert (ROOT / "cloudrun" / "py.typed").is_file()
+    assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["cloudrun"]
+
+
+# --- the sdist and the wheel ---------------------------------------------------------------------------------------
+
+JUNK = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "*.pyc")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Build the sdist and the wheel from a copy of the tree with the installed setuptools (no network)."""
+    tree = tmp_path_factory.mktemp("tree") / "src"
+    shutil.copytree(ROOT, tree, ignore=JUNK)
+    out = tree.parent / "dist"
+    script = (
+        "import sys; from setuptools import build_meta as b;"
+        f"s = b.build_sdist({str(out)!r}); w = b.build_wheel({str(out)!r}); print('BUILT', s, w)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tree, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    sdist_name, wheel_name = next(line for line in done.stdout.splitlines() if line.startswith("BUILT")).split()[1:]
+    with tarfile.open(out / sdist_name) as sdist:
+        sdist_files = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+    with zipfile.ZipFile(out / wheel_name) as wheel:
+        wheel_files = set(wheel.namelist())
+        metadata = next(wheel.read(n).decode() for n in wheel_files if n.endswith(".dist-info/METADATA"))
+    return sdist_files, wheel_files, metadata
+
+
+def test_the_wheel_has_the_license_the_marker_and_the_data_and_no_tests(built):
+    _, wheel, metadata = built
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel)
+    assert "cloudrun/py.typed" in wheel
+    for data in ("cloudrun/data/offers.csv", "cloudrun/data/gpus.csv", "cloudrun/data/quantized.json",
+                 "cloudrun/data/models/deepseek-v3.json", "cloudrun/templates/sagemaker-lmi.json",
+                 "cloudrun/templates/gpu_shapes.csv", "cloudrun/templates/prometheus-rules.yml",
+                 "cloudrun/providers/aws.py", "cloudrun/sandbox/cli.py"):  # fmt: skip
+        assert data in wheel, data
+    assert not any(n.startswith("tests/") for n in wheel)
+    assert f"Version: {cloudrun.__version__}" in metadata and "License-Expression: Apache-2.0" in metadata
+    assert "Provides-Extra: sandbox" in metadata and "Classifier: Typing :: Typed" in metadata
+
+
+def test_the_sdist_is_a_source_release_whose_tests_have_what_they_read(built):
+    sdist, _, _ = built
+    for needed in ("LICENSE", "pyproject.toml", "MANIFEST.in", "constraints-lowest.txt", "Makefile", "README.md",
+                   "cloudrun/py.typed", "cloudrun/data/offers.csv", "templates/prometheus-rules.yml",
+                   "tests/conftest.py", "tests/aws_fixtures.py", "tests/gcp_fixtures.py", "tests/factories.py",
+                   "docs/cli.md", "docs/catalog.md", "scripts/gen_cli_docs.py"):  # fmt: skip
+        assert needed in sdist, needed
+    fixtures = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests" / "data").rglob("*") if p.is_file()}
+    assert fixtures and fixtures <= sdist
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in sdist)
