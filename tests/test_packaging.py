@@ -183,3 +183,14 @@ def test_the_sdist_is_a_source_release_whose_tests_have_what_they_read(built):
     fixtures = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests" / "data").rglob("*") if p.is_file()}
     assert fixtures and fixtures <= sdist
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in sdist)
+
+
+@pytest.mark.parametrize("command", [["sandbox", "demo"], ["sandbox", "start"]])
+def test_without_the_sandbox_extra_the_sandbox_says_what_to_install(command, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "moto" else real(name, *a))
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2
+    assert "needs moto" in result.output and "pip install 'cloudrun-llm[sandbox]'" in result.output
