@@ -14,6 +14,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import platformdirs
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -21,6 +22,7 @@ from packaging.version import Version
 from typer.testing import CliRunner
 
 import cloudrun
+from cloudrun import catalog_cache, paths
 from cloudrun.cli import _version, app
 
 try:
@@ -133,6 +135,51 @@ def test_the_package_is_marked_typed():
     assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["cloudrun"]
 
 
+# --- the price cache: the platform's cache folder, or under CLOUDRUN_HOME -------------------------------------------
+
+
+@pytest.fixture
+def user_folders(tmp_path, monkeypatch):
+    """No CLOUDRUN_HOME: the platform's folders, pointed into tmp_path."""
+    monkeypatch.delenv("CLOUDRUN_HOME")
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda name: str(tmp_path / "data" / name))
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda name: str(tmp_path / "cache" / name))
+    return tmp_path
+
+
+def test_with_cloudrun_home_the_cache_stays_under_it():
+    assert catalog_cache.cache_dir() == Path(os.environ["CLOUDRUN_HOME"]) / "catalog"
+
+
+def test_without_cloudrun_home_the_cache_is_in_the_user_cache_folder(user_folders):
+    assert catalog_cache.cache_dir() == user_folders / "cache" / "cloudrun" / "catalog"
+    assert paths.home() == user_folders / "data" / "cloudrun"  # the state stays in the data folder
+
+
+def test_a_cache_an_earlier_release_left_in_the_data_folder_is_moved_once(user_folders):
+    old = user_folders / "data" / "cloudrun" / "catalog"
+    old.mkdir(parents=True)
+    (old / "aws.csv").write_text("provider\n")
+    (old / "meta.json").write_text('{"providers": {"aws": {"refreshed_at": "2026-11-01T00:00:00+00:00"}}}')
+    assert catalog_cache.read_meta() == {"aws": {"refreshed_at": "2026-11-01T00:00:00+00:00"}}
+    new = user_folders / "cache" / "cloudrun" / "catalog"
+    assert (new / "aws.csv").is_file() and not old.exists()
+    assert catalog_cache.refreshed_at("aws") is not None
+
+
+def test_an_old_cache_that_cannot_be_moved_is_read_where_it_is(user_folders, monkeypatch):
+    old = user_folders / "data" / "cloudrun" / "catalog"
+    old.mkdir(parents=True)
+    (old / "meta.json").write_text('{"providers": {"gcp": {"refreshed_at": "2026-11-01T00:00:00+00:00"}}}')
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(os, "rename", refuse)
+    monkeypatch.setattr(shutil, "copytree", refuse)
+    assert catalog_cache.cache_dir() == old and "gcp" in catalog_cache.read_meta()
+
+
 # --- the sdist and the wheel ---------------------------------------------------------------------------------------
 
 JUNK = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "*.pyc")
@@ -182,6 +229,7 @@ def test_the_sdist_is_a_source_release_whose_tests_have_what_they_read(built):
         assert needed in sdist, needed
     fixtures = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests" / "data").rglob("*") if p.is_file()}
     assert fixtures and fixtures <= sdist
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in sdist)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in sdist)
 
 
