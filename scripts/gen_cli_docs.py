@@ -51,7 +51,7 @@ def _annotation(command: Command, param: Any) -> Any:
     descriptor = getattr(param, "type_descriptor", None)  # recent typer keeps the declared type on the parameter
     if descriptor is not None:
         return descriptor.annotation
-    # typer 0.16 (the floor) keeps it only on the function: read the command's own signature.
+    # typer 0.26 (the floor) keeps it only on the function: read the command's own signature.
     annotation = typing.get_type_hints(inspect.unwrap(command.callback))[param.name]
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
