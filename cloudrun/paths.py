@@ -1,4 +1,4 @@
-"""Where cloudrun keeps its own files: one folder, overridable with the CLOUDRUN_HOME environment variable.
+"""Where cloudrun keeps its own files, overridable with the CLOUDRUN_HOME environment variable.
 
 The state (what runs, what it cost, the credit ledger) lives in the platform's user data folder; what can be
 fetched again (the refreshed price cache) in its user cache folder. With CLOUDRUN_HOME set, both live under it, so
