@@ -1,4 +1,8 @@
-"""The refreshed price cache: <CLOUDRUN_HOME>/catalog/<provider>.csv and meta.json.
+"""The refreshed price cache: <cache folder>/catalog/<provider>.csv and meta.json.
+
+The cache folder is the platform's user cache folder (e.g. ~/.cache/cloudrun), or CLOUDRUN_HOME when that is set
+(paths.cache_home). A cache that an earlier release left in the user data folder is moved to the cache folder
+the first time it is looked for, so nobody loses refreshed prices on upgrade.
 
 `cloudrun catalog refresh` writes one CSV per provider (the catalog's columns, so `load_csv` reads it
 with the same strict rules) and records in meta.json when each provider was refreshed. Files are written
@@ -12,6 +16,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -26,8 +31,32 @@ META_NAME = "meta.json"
 
 
 def cache_dir() -> Path:
-    """Return the cache folder (not created: only a refresh creates it)."""
-    return paths.home() / "catalog"
+    """Return the cache folder (not created: only a refresh, or moving an old cache into it, creates it)."""
+    folder = paths.cache_home() / "catalog"
+    legacy = paths.legacy_cache_home()
+    if legacy is not None and not folder.exists() and (legacy / "catalog").is_dir():
+        return _adopt(legacy / "catalog", folder)
+    return folder
+
+
+def _adopt(old: Path, new: Path) -> Path:
+    """Move an earlier release's cache (in the data folder) to the cache folder, once; return where to read it.
+
+    A rename when both are on one file system; else a copy, then the old one is removed. If neither works (a
+    read-only folder, say), the old cache is read where it is, and the next refresh writes the new one.
+    """
+    try:
+        paths.private_dir(new.parent)
+        try:
+            os.rename(old, new)
+        except OSError:
+            shutil.copytree(old, new)
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        if old.is_dir():  # still there, whole: drop a half-made copy (not a cache another process just moved)
+            shutil.rmtree(new, ignore_errors=True)
+        return old
+    return new
 
 
 def provider_file(provider: str) -> Path:

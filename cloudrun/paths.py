@@ -1,4 +1,9 @@
-"""Where cloudrun keeps its own files: one folder, overridable with the CLOUDRUN_HOME environment variable."""
+"""Where cloudrun keeps its own files, overridable with the CLOUDRUN_HOME environment variable.
+
+The state (what runs, what it cost, the credit ledger) lives in the platform's user data folder; what can be
+fetched again (the refreshed price cache) in its user cache folder. With CLOUDRUN_HOME set, both live under it, so
+tests and the sandbox (which sets its own CLOUDRUN_HOME) never touch the user's folders.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,21 @@ def home() -> Path:
     if not folder.is_dir():
         raise InvalidInput(f"cloudrun's folder {folder} is not a folder: set CLOUDRUN_HOME to a folder path")
     return folder
+
+
+def cache_home() -> Path:
+    """Return the folder for files cloudrun can fetch again: $CLOUDRUN_HOME if set, else the platform's user cache
+    folder (e.g. ~/.cache/cloudrun). Not created here: only a write creates it (with `private_dir`)."""
+    if os.environ.get("CLOUDRUN_HOME"):
+        return home()
+    return Path(platformdirs.user_cache_dir("cloudrun"))
+
+
+def legacy_cache_home() -> Path | None:
+    """Where earlier releases kept the price cache when CLOUDRUN_HOME was not set (the data folder); None when set."""
+    if os.environ.get("CLOUDRUN_HOME"):
+        return None
+    return Path(platformdirs.user_data_dir("cloudrun"))
 
 
 def private_dir(folder: Path) -> Path:

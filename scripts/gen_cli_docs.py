@@ -6,7 +6,10 @@ tests/test_docs.py fails when docs/cli.md differs from what this prints, so the 
 
 from __future__ import annotations
 
+import inspect
 import sys
+import types
+import typing
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -43,20 +46,32 @@ def _walk(command: Command, path: list[str]) -> list[tuple[list[str], Command]]:
     return found
 
 
-def _type_name(param: Any) -> str:
-    annotation = param.type_descriptor.annotation
+def _annotation(command: Command, param: Any) -> Any:
+    """The parameter's declared type, None-ness removed (`Path | None` is a path)."""
+    descriptor = getattr(param, "type_descriptor", None)  # recent typer keeps the declared type on the parameter
+    if descriptor is not None:
+        return descriptor.annotation
+    # typer 0.26 (the floor) keeps it only on the function: read the command's own signature.
+    annotation = typing.get_type_hints(inspect.unwrap(command.callback))[param.name]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    return annotation
+
+
+def _type_name(command: Command, param: Any) -> str:
+    annotation = _annotation(command, param)
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return " \\| ".join(member.value for member in annotation)
     return getattr(annotation, "__name__", str(annotation)).lower()
 
 
-def _param_row(param: Any) -> str:
+def _param_row(command: Command, param: Any) -> str:
     if _is_argument(param):
         name = (param.name or "").upper()
         kind = "argument" + ("" if param.required else ", optional")
     else:
         name = ", ".join(f"`{o}`" for o in param.opts + param.secondary_opts)
-        kind = "flag" if getattr(param, "is_flag", False) else _type_name(param)
+        kind = "flag" if getattr(param, "is_flag", False) else _type_name(command, param)
     default = param.default if param.default not in (None, False, ()) and not callable(param.default) else ""
     default = default.value if isinstance(default, Enum) else default
     text = (getattr(param, "help", None) or "").replace("|", "\\|")
@@ -75,7 +90,7 @@ def render() -> str:
         parts.append(((command.help or "").strip() or "(no description)") + "\n")
         if params:
             parts.append("| argument / option | kind | default | meaning |\n|---|---|---|---|")
-            parts.extend(_param_row(p) for p in params)
+            parts.extend(_param_row(command, p) for p in params)
             parts.append("")
     return "\n".join(parts).rstrip() + "\n"
 

@@ -25,8 +25,12 @@ from cloudrun.cli import plan, deploy, teardown, credits, catalog, config as con
 # isort: on
 
 
-def _version(value: bool) -> None:
-    if value:
+def _version(value: object) -> None:
+    # `is True`, never truthiness: under click >= 8.2.2 an old typer (0.12.5) hands an unset flag's callback the
+    # *string* "False" (pallets/click#3054, flag_value with default=False now comes back as str), which is truthy,
+    # so every command (`teardown --yes` and `watch --once` from cron included) printed this line and exited 0
+    # having done nothing. Only a real True, i.e. --version on the command line, may end the process here.
+    if value is True:
         out.print(f"cloudrun {__version__}")
         raise typer.Exit()
 

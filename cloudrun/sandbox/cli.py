@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -10,19 +11,30 @@ import time
 
 import typer
 
-from cloudrun.errors import CloudrunError
+from cloudrun.errors import CloudrunError, InvalidInput
 from cloudrun.terminal import errors_to_exit, out
 
 sandbox_app = typer.Typer(help="Local emulated clouds: deploy, call and remove endpoints with no account, no spend.",
                           no_args_is_help=True)  # fmt: skip
 
 DEMO_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
+EXTRA_MODULES = ("moto", "cryptography")  # what the `sandbox` extra adds to the clouds' SDKs
+
+
+def _needs_the_extra() -> None:
+    """Refuse at once, with the install line, when the sandbox extra is missing (`[all]` leaves it out), instead of
+    a traceback or a server that never starts."""
+    missing = [name for name in EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise InvalidInput(f"the sandbox needs {', '.join(missing)}, which is not installed",
+                           hint="pip install 'cloudrun-llm[sandbox]'")  # fmt: skip
 
 
 @sandbox_app.command("start")
 @errors_to_exit
 def start(timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for the servers.")) -> None:
     """Start the emulated clouds in the background; then use `--sandbox` on deploy, status, invoke, down."""
+    _needs_the_extra()
     from cloudrun.sandbox import session
 
     home = session.sandbox_home()
@@ -65,6 +77,7 @@ def stop() -> None:
 @errors_to_exit
 def demo(model: str = typer.Argument(DEMO_MODEL, help="The model to deploy in the sandbox.")) -> None:
     """Run the whole cycle in the sandbox: plan, deploy --cheapest, status, invoke, down. No account needed."""
+    _needs_the_extra()
     from cloudrun.sandbox import demo as sandbox_demo
 
     sandbox_demo.run(model, out)
