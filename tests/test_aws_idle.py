@@ -103,6 +103,19 @@ def test_calls_through_the_runtime_are_counted_like_sagemaker_counts_them(moto_a
     assert adapter().invocations(ref, an_hour_ago()) == 3
 
 
+def test_a_call_in_the_first_second_of_a_minute_is_counted_by_a_query_in_that_second(moto_aws):
+    """CloudWatch's EndTime is exclusive at its own precision; moto truncates it to the second, which dropped a
+    datapoint stamped with the minute when the query came in the same second (a flaky 0 in the suite)."""
+    from cloudrun.providers import aws_metrics
+
+    ref = endpoint(variants=("AllTraffic",))
+    boto3.client("sagemaker-runtime", region_name=REGION).invoke_endpoint(EndpointName=NAME, Body="{}")
+    minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)  # the datapoint's stamp, as SageMaker's
+    provider = adapter()
+    at_the_boundary = minute + timedelta(milliseconds=400)
+    assert aws_metrics.endpoint_invocations(provider._call, REGION, NAME, an_hour_ago(), at_the_boundary) == 1
+
+
 def test_the_runtime_refuses_an_endpoint_that_does_not_exist(moto_aws):
     from botocore.exceptions import ClientError
 

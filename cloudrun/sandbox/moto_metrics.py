@@ -17,7 +17,9 @@ Patches moto's classes for the whole process, like `moto_types.widen_instance_ty
 
 from __future__ import annotations
 
+import inspect
 import threading
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -43,14 +45,21 @@ def emulate_invocation_metrics() -> None:
         _count_invocation(self.current_account, self.region, endpoint_name, variant)
         return status, {**headers, "x-Amzn-Invoked-Production-Variant": variant}, body
 
+    signature = inspect.signature(moto_statistics)
+
     def get_metric_statistics(self: Any, *args: Any, **kwargs: Any) -> Any:
-        dimensions = kwargs.get("dimensions") if "dimensions" in kwargs else args[6] if len(args) > 6 else []
-        wanted = sorted((d["Name"], d.get("Value")) for d in dimensions or [])
+        call = signature.bind(self, *args, **kwargs)
+        wanted = sorted((d["Name"], d.get("Value")) for d in call.arguments.get("dimensions") or [])
+        # CloudWatch's EndTime is exclusive at its own precision: a datapoint stamped 12:34:00 is in a query ending
+        # at 12:34:00.8. moto first truncates EndTime to the second (12:34:00) and would drop it: round up instead.
+        end = call.arguments["end_time"]
+        if end.microsecond:
+            call.arguments["end_time"] = end.replace(microsecond=0) + timedelta(seconds=1)
         with _LOCK:  # the class's own method: never another call's view, swapped in on another server thread
             every = CloudWatchBackend.get_all_metrics
             self.get_all_metrics = lambda: [md for md in every(self) if _dimension_set(md) == wanted]
             try:
-                return moto_statistics(self, *args, **kwargs)
+                return moto_statistics(*call.args, **call.kwargs)
             finally:
                 del self.get_all_metrics
 
