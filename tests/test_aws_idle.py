@@ -108,7 +108,7 @@ def test_a_call_in_the_first_second_of_a_minute_is_counted_by_a_query_in_that_se
     datapoint stamped with the minute when the query came in the same second (a flaky 0 in the suite)."""
     from cloudrun.providers import aws_metrics
 
-    ref = endpoint(variants=("AllTraffic",))
+    endpoint(variants=("AllTraffic",))
     boto3.client("sagemaker-runtime", region_name=REGION).invoke_endpoint(EndpointName=NAME, Body="{}")
     minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)  # the datapoint's stamp, as SageMaker's
     provider = adapter()
