@@ -123,8 +123,10 @@ def apply(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
     defaults: dict[str, dict[str, Any]] = {}
     for key, value in settings.items():
         setting = SETTINGS[key]
+        if os.environ.get(setting.env):  # the environment wins: decided here, not left to click's precedence rules
+            continue
         if not setting.commands:
-            os.environ.setdefault(setting.env, str(value))
+            os.environ[setting.env] = str(value)
             continue
         for command in setting.commands:
             flag_value = value

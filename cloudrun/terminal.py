@@ -31,7 +31,9 @@ class _RootGroup(TyperGroup):
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
-        except typer.TyperException as exc:  # typer's own click's UsageError, BadParameter, NoSuchOption...
+        except Exception as exc:  # typer's own click's UsageError, BadParameter, NoSuchOption... (duck-typed:
+            if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):  # typer < 0.29 exports no base)
+                raise
             if type(exc).__name__ != "NoArgsIsHelpError":  # that one is the help, printed already
                 ctx = getattr(exc, "ctx", None)
                 see = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""

@@ -55,8 +55,7 @@ def fitted(
     table = Table(box=box.SIMPLE_HEAD if framed else None, show_edge=False, pad_edge=False, caption=caption,
                   header_style="bold" if framed else "", caption_justify="left")  # fmt: skip
     for i in shown:
-        table.add_column(columns[i].header, justify="right" if columns[i].right else "left", overflow="fold",
-                         min_width=min(widths[i], console.width))  # fmt: skip
+        table.add_column(columns[i].header, justify="right" if columns[i].right else "left", overflow="fold")
     for n, row in enumerate(rows):
         table.add_row(*(Text(row[i]) for i in shown), style=(styles[n] if styles else None))
     dropped = [columns[i].header for i in range(len(columns)) if i not in shown]
