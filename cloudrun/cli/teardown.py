@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cloudrun import api, inputs, teardown
+from cloudrun import api, debugging, inputs, teardown
 from cloudrun.cli import tables
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs import parse_duration
@@ -44,6 +44,8 @@ def _chosen(providers: list[str] | None, workers: int) -> tuple[str, ...] | None
 
 def _log_to_stderr() -> None:
     """One line per decision on stderr: what journald (systemd) and cron's mail collect."""
+    if debugging.enabled():  # --debug already writes cloudrun's log to stderr: once is enough
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("cloudrun.teardown")
