@@ -349,7 +349,9 @@ def fetch_from_hub(model_id: str, filename: str = "config.json") -> dict[str, An
             body = response.read(bounds.MAX_CONFIG_BYTES + 1)
     except urllib.error.HTTPError as err:
         reason = f"the Hugging Face Hub answered HTTP {err.code} for {model_id!r}'s {filename}"
-        if err.code in (401, 403):  # a gated or private repository (the Hub's answer without an accepted token)
+        # A gated repository answers 401 without a token and 403 with one that has no access (huggingface_hub's
+        # GatedRepoError, "Cannot access gated repo for url .../config.json"; huggingface.co/docs/hub/models-gated)
+        if err.code in (401, 403):
             gated = "your HF_TOKEN lacks access" if token else "set HF_TOKEN to a token that has accepted its licence"
             raise InvalidInput(f"{reason}: gated or private", hint=f"{gated}, or pass --config PATH") from err
         raise InvalidInput(f"{reason} (misspelt, gated or private?)", hint=hint) from err

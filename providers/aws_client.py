@@ -60,7 +60,9 @@ _VALIDATION_MESSAGES = (
     ("cannot create already existing", Conflict),
     ("could not find", NotFound),
     ("does not exist", NotFound),
-    ("not found.", NotFound),  # the runtime's "Endpoint NAME of account ACCOUNT not found." (a ValidationError)
+    # InvokeEndpoint's "Endpoint NAME of account ACCOUNT not found." is a ValidationError (quoted in
+    # aws/amazon-sagemaker-examples#293 and #559, where a SageMaker engineer traced it to a deleted endpoint)
+    ("not found.", NotFound),
 )
 _CAPACITY_MARKERS = ("insufficientinstancecapacity", "insufficient capacity", "capacityerror", "compute capacity")
 _QUOTA_MARKERS = ("resourcelimitexceeded", "account-level service limit")

@@ -50,8 +50,9 @@ def emulate_invocation_metrics() -> None:
     def get_metric_statistics(self: Any, *args: Any, **kwargs: Any) -> Any:
         call = signature.bind(self, *args, **kwargs)
         wanted = sorted((d["Name"], d.get("Value")) for d in call.arguments.get("dimensions") or [])
-        # CloudWatch's EndTime is exclusive at its own precision: a datapoint stamped 12:34:00 is in a query ending
-        # at 12:34:00.8. moto first truncates EndTime to the second (12:34:00) and would drop it: round up instead.
+        # CloudWatch's EndTime "is exclusive; results include data points up to the specified time stamp" (the
+        # GetMetricStatistics reference, botocore cloudwatch service-2.json): a datapoint stamped 12:34:00 is in a query
+        # ending at 12:34:00.8. moto first truncates EndTime to the second (12:34:00) and would drop it: round up.
         end = call.arguments["end_time"]
         if end.microsecond:
             call.arguments["end_time"] = end.replace(microsecond=0) + timedelta(seconds=1)
