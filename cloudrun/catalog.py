@@ -22,7 +22,7 @@ from typing import Any
 from cloudrun import catalog_cache, inputs
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs import bounds, files
-from cloudrun.models import PROVIDERS, SERVICES, Offer
+from cloudrun.plain import PROVIDERS, SERVICES, Offer
 from cloudrun.regions import REGIONS
 
 COLUMNS: tuple[str, ...] = (

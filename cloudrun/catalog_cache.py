@@ -25,7 +25,7 @@ from typing import Any
 
 from cloudrun import paths
 from cloudrun.errors import InvalidInput
-from cloudrun.models import Offer
+from cloudrun.plain import Offer
 
 META_NAME = "meta.json"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from cloudrun import inputs, paths
 from cloudrun.errors import InvalidInput
-from cloudrun.models import PROVIDERS
+from cloudrun.plain import PROVIDERS
 
 if sys.version_info >= (3, 11):
     import tomllib

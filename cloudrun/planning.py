@@ -9,9 +9,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from cloudrun import catalog, credits, inputs, scheduler, sizing
-from cloudrun.credits import ledger
-from cloudrun.models import CreditGrant, MemoryNeed, Plan, Precision
+from cloudrun import catalog, credits, inputs, paths, scheduler, sizing
+from cloudrun.plain import CreditGrant, MemoryNeed, Plan, Precision
 
 
 def size(
@@ -78,4 +77,10 @@ def resolve_grants(
     """Return the grants to plan with: those given, a credits file's, or the ledger's net of running burn."""
     if grants is not None:
         return grants
-    return credits.load_grants(credits_file) if credits_file else ledger.grants_for_planning(now)
+    if credits_file:
+        return credits.load_grants(credits_file)
+    if not paths.state_path().exists():
+        return []  # no state file yet: no ledger (and it is not created by planning)
+    from cloudrun.credits import ledger  # the state store and the deployment records: only when there is one
+
+    return ledger.grants_for_planning(now)

@@ -10,10 +10,12 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cloudrun.errors import CloudrunError, InvalidInput
-from cloudrun.models import CheckResult, DeploySpec, Endpoint, EndpointRef, Removal
+
+if TYPE_CHECKING:  # annotations only: the registry below is read by `cloudrun --help`, which never needs pydantic
+    from cloudrun.models import CheckResult, DeploySpec, Endpoint, EndpointRef, Removal
 
 ClientFactory = Callable[[str, str], Any]
 """(sdk service name, region) -> client: the seam tests use to hand an adapter a faked client."""

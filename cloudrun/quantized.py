@@ -20,7 +20,7 @@ from cloudrun import sizing
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs import bounds
 from cloudrun.inputs.values import count
-from cloudrun.models import Precision
+from cloudrun.plain import Precision
 
 # Where each method's bytes come from, per quantized linear weight (embeddings, lm_head, norms stay 16-bit):
 # - awq: 4-bit weights, a 16-bit scale and a 4-bit packed zero point per group (vLLM awq.py create_weights:

@@ -13,8 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from cloudrun import serving
-from cloudrun.credits import spend, usable_grants
-from cloudrun.models import CreditGrant, Fit, MemoryNeed, Offer, Plan, PlanOption
+from cloudrun.credits import usable_grants
+from cloudrun.credits.curve import CreditCurve
+from cloudrun.plain import CreditGrant, Fit, MemoryNeed, Offer, Plan, PlanOption
 
 # vLLM reserves this share of each GPU's memory for weights, activations and KV cache (its default
 # --gpu-memory-utilization); the rest is headroom for the CUDA context and fragmentation.
@@ -100,13 +101,11 @@ def _servable(need: MemoryNeed, offer: Offer, memory: Fit) -> Fit:
                reasons=(*memory.reasons, *notes), serving=how)  # fmt: skip
 
 
-def _option(
-    offer: Offer, spot: bool, offer_fit: Fit, hours: Decimal, grants: Sequence[CreditGrant], now: datetime
-) -> PlanOption:
+def _option(offer: Offer, spot: bool, offer_fit: Fit, hours: Decimal, payer: CreditCurve) -> PlanOption:
     price = offer.spot_price_per_hour_usd if spot else offer.price_per_hour_usd
     assert price is not None
     list_cost = price * hours
-    applied, uses = spend(price, hours, grants, now)
+    applied = payer.applied(price)
     return PlanOption(
         offer=offer,
         spot=spot,
@@ -116,8 +115,8 @@ def _option(
         list_cost_usd=list_cost,
         credits_applied_usd=applied,
         out_of_pocket_usd=list_cost - applied,
-        credit_uses=uses,
         reasons=offer_fit.reasons + ((SPOT_RISK,) if spot else ()),
+        payer=payer,
     )
 
 
@@ -151,7 +150,7 @@ def rank(
     options: list[PlanOption] = []
     fits: dict[tuple[int, Decimal], Fit] = {}  # the memory fit depends only on the GPUs; offers share few shapes
     served: dict[tuple[str, str, str, int, Decimal], Fit] = {}  # and serving on provider, region, GPU model
-    payers: dict[tuple[str, str], list[CreditGrant]] = {}  # which grants pay, per provider and service
+    payers: dict[tuple[str, str], CreditCurve] = {}  # what credit pays, per provider and service (one class)
     for offer in offers:
         if (offer.provider, offer.region, offer.instance_type) in blocked:
             continue
@@ -166,9 +165,9 @@ def rank(
             continue
         payer_key = (offer.provider, offer.service)
         if payer_key not in payers:
-            payers[payer_key] = usable_grants(grants, offer, now)
+            payers[payer_key] = CreditCurve(usable_grants(grants, offer, now), hours, now)
         choices = [False, True] if spot and offer.spot_price_per_hour_usd is not None else [False]
         for is_spot in choices:
-            options.append(_option(offer, is_spot, offer_fit, hours, payers[payer_key], now))
+            options.append(_option(offer, is_spot, offer_fit, hours, payers[payer_key]))
     options.sort(key=lambda opt: (not opt.fit.feasible, *sort_key(opt)))
     return Plan(need=need, hours=hours, options=tuple(options), catalog_source=catalog_source)

@@ -21,7 +21,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from cloudrun.models import MemoryNeed, Precision
+from cloudrun.plain import MemoryNeed, Precision
 
 TEMPLATES = {"aws": "sagemaker-lmi.json", "gcp": "vertex-vllm.json", "azure": "azureml-vllm.json"}
 

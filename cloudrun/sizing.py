@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import urllib.error
-import urllib.request
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any, NamedTuple
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs import bounds, files, model_config
 from cloudrun.inputs.values import count
-from cloudrun.models import MemoryNeed, Precision
+from cloudrun.plain import MemoryNeed, Precision
 
 # Per-GPU memory that is neither weights nor KV cache: the CUDA context and NCCL buffers, activations
 # for one forward pass, and the CUDA graphs vLLM captures. An estimate, not a measurement: each is
@@ -343,6 +341,9 @@ def fetch_from_hub(model_id: str, filename: str = "config.json") -> dict[str, An
         raise InvalidInput(f"unknown model {model_id!r}: not a Hugging Face id like owner/name", hint=hint)
     url = HUB_CONFIG_URL.format(model_id=model_id).replace("config.json", filename)
     token = next((os.environ[name] for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN") if os.environ.get(name)), None)
+    import urllib.error  # only for a model not built in: the Hub is asked rarely, and urllib costs every start
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
         with urllib.request.urlopen(request, timeout=HUB_TIMEOUT_SECONDS) as response:

@@ -5,15 +5,16 @@ the command registration that imports the plugin (cloudrun/cli/__init__.py)."""
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from cloudrun import debugging
 from cloudrun.errors import CloudrunError
@@ -23,8 +24,65 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 class _RootGroup(TyperGroup):
-    """The `cloudrun` group: a usage error found while parsing (a value of the wrong type for a flag, an unknown flag
-    or command) is one line on stderr with exit 2, like every refusal a command makes (errors_to_exit)."""
+    """The `cloudrun` group.
+
+    Its commands are imported when one is run (or its own help asked), not at start: `--help` lists them from the
+    one-line help registered beside each (`lazy`), so neither it nor `plan` pays for the modules, pydantic models and
+    SDK glue of the commands not run (tests/test_cli_startup.py keeps those lines equal to the commands' own).
+    A usage error found while parsing (a value of the wrong type for a flag, an unknown flag or command) is one line
+    on stderr with exit 2, like every refusal a command makes (errors_to_exit).
+    """
+
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {}  # name -> (module that registers it on `app`, one-line help)
+    plugins: ClassVar[Callable[[], dict[str, Any]]] = dict  # name -> "module:typer_app" (cloudrun.commands)
+    plugin_help: ClassVar[dict[str, str]] = {}  # the built-in plugin groups' one-line help
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = [*self.lazy, *super().list_commands(ctx), *self.plugins()]
+        return list(dict.fromkeys(names))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands:
+            built = self._build(cmd_name)
+            if built is None:
+                return None
+            self.commands[cmd_name] = built
+        return self.commands[cmd_name]
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list of `cloudrun --help`: the registered one-line help of commands not yet imported."""
+        rows: list[tuple[str, Any]] = []
+        for name in self.list_commands(ctx):
+            short = self.lazy.get(name, (None, None))[1] or self.plugin_help.get(name)
+            command = TyperCommand(name=name, help=short) if name not in self.commands and short else None
+            command = command or self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in rows])
+
+    def _build(self, name: str) -> Any:
+        """Return the click command for `name`, importing the module that registers it (or its plugin) now."""
+        wrapper = typer.Typer(add_completion=False, rich_markup_mode=None)
+        wrapper.callback()(_no_callback)  # a group, so its one command comes out as itself under its name
+        if name in self.lazy:
+            importlib.import_module(self.lazy[name][0])
+            wrapper.registered_commands += [i for i in app.registered_commands if _command_name(i) == name]
+            wrapper.registered_groups += [i for i in app.registered_groups if i.name == name]
+        elif name in self.plugins():
+            from cloudrun import provider as registry
+
+            try:
+                wrapper.add_typer(registry.hook(registry.COMMANDS_GROUP, name), name=name)
+            except CloudrunError as exc:  # a plugin that cannot load costs its own commands, not the others
+                err.print(f"[yellow]warning:[/yellow] `cloudrun {name}` is unavailable: {escape(str(exc))}",
+                          highlight=False)  # fmt: skip
+                return None
+        else:
+            return None
+        return typer.main.get_command(wrapper).commands.get(name)  # type: ignore[attr-defined]
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
@@ -45,11 +103,21 @@ class _RootGroup(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _no_callback() -> None:
+    """(the wrapper group's callback: nothing)"""
+
+
+def _command_name(info: Any) -> str:
+    """Return a registered command's name as typer derives it: its own, else its function's with '-' for '_'."""
+    return info.name or info.callback.__name__.lower().replace("_", "-")
+
+
 app = typer.Typer(
     help="Deploy an open LLM where it is cheapest after your free credits, and stop the meter when idle.",
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: typer's rich panels cost more to render than the rest of `--help`
     cls=_RootGroup,
 )
 

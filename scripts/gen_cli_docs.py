@@ -40,9 +40,9 @@ def _is_argument(param: Any) -> bool:
 
 def _walk(command: Command, path: list[str]) -> list[tuple[list[str], Command]]:
     found = [(path, command)]
-    if _is_group(command):
-        for name in sorted(command.commands):
-            found.extend(_walk(command.commands[name], [*path, name]))
+    if _is_group(command):  # the root's commands are imported when asked for (cloudrun.terminal._RootGroup)
+        for name in sorted(command.list_commands(None)):
+            found.extend(_walk(command.get_command(None, name), [*path, name]))
     return found
 
 

@@ -11,18 +11,43 @@ from __future__ import annotations
 import gc
 
 import typer
-from rich.markup import escape
 
 from cloudrun import __version__, debugging
-from cloudrun import config as user_config  # not `config`: the cloudrun.cli.config submodule takes that name
 from cloudrun import provider as registry
-from cloudrun.errors import CloudrunError
-from cloudrun.terminal import app, err, errors_to_exit, out
+from cloudrun.terminal import _RootGroup, app, errors_to_exit, out
 
-# Each module registers its commands, in the order --help lists them.
-# isort: off
-from cloudrun.cli import plan, deploy, teardown, credits, catalog, config as config_commands  # noqa: F401, E402
-# isort: on
+# The commands, in the order --help lists them: the module that registers each (imported only when it runs or its
+# own help is asked), and its one-line help as --help lists it (tests/test_cli_startup.py: equal to the command's).
+_RootGroup.lazy.update({
+    "size": ("cloudrun.cli.plan", "How much GPU memory a model needs: parameters, weights, KV cache per token, total."),
+    "plan": ("cloudrun.cli.plan", "Every offer the model fits, ranked by what you would pay after credits."),
+    "deploy": ("cloudrun.cli.deploy", "Deploy a model as an endpoint: plan, confirm, create, wait until in service, "
+               "fail over on quota/capacity."),
+    "status": ("cloudrun.cli.deploy", "Deployments with their status, uptime, $/h and cost so far."),
+    "down": ("cloudrun.cli.deploy", "Remove one deployment (or --all): every resource carrying its cloudrun tags, "
+             "and say which."),
+    "invoke": ("cloudrun.cli.deploy", "Send one chat message to a deployment and print the reply."),
+    "check": ("cloudrun.cli.deploy", "Which providers have their SDK and usable credentials, and what to do for the "
+              "others."),
+    "teardown": ("cloudrun.cli.teardown", "Remove idle endpoints: no invocations and in service for at least DURATION "
+                 "(orphans included)."),
+    "watch": ("cloudrun.cli.teardown", "Autostop: enforce --idle, each deployment's "
+              "--idle-timeout/--ttl/--max-spend, credit run-out and caps."),
+    "metrics": ("cloudrun.cli.teardown", "Prometheus exporter: deployments up, $/h, cost so far, minutes since last "
+                "invocation, credit runway."),
+    "credits": ("cloudrun.cli.credits", "Free credit you hold: what is left, when it expires, whether it pays for "
+                "GPUs, burn and runway."),
+    "catalog": ("cloudrun.cli.catalog", "The price catalog: refresh it from the providers' price APIs, show it."),
+    "config": ("cloudrun.cli.config", "Your defaults (provider, region, project, workspace, role, limits): "
+               "config.toml."),
+})  # fmt: skip
+# Command groups from elsewhere (`cloudrun sandbox`, `cloudrun azure`): the `cloudrun.commands` entry points, each a
+# typer app added under its entry's name when it is run; the built-in ones' one-line help, for --help.
+_RootGroup.plugins = staticmethod(lambda: registry.registry(registry.COMMANDS_GROUP))  # type: ignore[assignment]
+_RootGroup.plugin_help.update({
+    "sandbox": "Local emulated clouds: deploy, call and remove endpoints with no account, no spend.",
+    "azure": "Azure ML helpers: the vLLM wrapper image its deployments need.",
+})  # fmt: skip
 
 
 def _version(value: object) -> None:
@@ -44,22 +69,12 @@ def _root(
                                "the traceback; log the SDKs' requests (or CLOUDRUN_DEBUG=1)."),  # fmt: skip
 ) -> None:
     """Deploy an open LLM where it is cheapest after your free credits, and stop the meter when idle."""
+    from cloudrun import config as user_config  # not `config`: the cloudrun.cli.config submodule takes that name
+
     if debug or debugging.enabled():
         debugging.enable()
     # flag > environment variable > config.toml > default: the file's values become the flags' defaults
     ctx.default_map = {**(ctx.default_map or {}), **user_config.apply(user_config.load())}
-
-
-def _add_command_groups() -> None:
-    for name in registry.registry(registry.COMMANDS_GROUP):
-        try:
-            app.add_typer(registry.hook(registry.COMMANDS_GROUP, name), name=name)
-        except CloudrunError as exc:  # a plugin that cannot load costs its own commands, not the others
-            why = escape(str(exc))
-            err.print(f"[yellow]warning:[/yellow] `cloudrun {name}` is unavailable: {why}", highlight=False)
-
-
-_add_command_groups()
 
 
 def main() -> None:

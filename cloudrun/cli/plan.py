@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from cloudrun import api
+from cloudrun import planning  # what cloudrun.api re-exports as size and plan, without the deploy side's imports
 from cloudrun.cli import render
-from cloudrun.models import Precision
+from cloudrun.plain import Precision
 from cloudrun.terminal import JsonOpt, app, errors_to_exit, out, print_json, split_values
 
 ModelArg = typer.Argument(None, help="Hugging Face model id, e.g. deepseek-ai/deepseek-llm-67b-chat.")
@@ -33,7 +33,7 @@ def size(
     as_json: bool = JsonOpt,
 ) -> None:
     """How much GPU memory a model needs: parameters, weights, KV cache per token, total."""
-    need = api.size(model, precision=precision, context=context, concurrency=concurrency, config=config,
+    need = planning.size(model, precision=precision, context=context, concurrency=concurrency, config=config,
                     quantized_model=quantized_model)  # fmt: skip
     if as_json:
         print_json(render.need_json(need))
@@ -71,7 +71,7 @@ def plan(
 ) -> None:
     """Every offer the model fits, ranked by what you would pay after credits."""
     now = datetime.now(timezone.utc)
-    result = api.plan(
+    result = planning.plan(
         model,
         precision=precision,
         context=context,

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from cloudrun import catalog
 from cloudrun.cli import tables
-from cloudrun.models import MemoryNeed, Plan, PlanOption
+from cloudrun.plain import MemoryNeed, Plan, PlanOption
 
 
 def money(value: Decimal) -> float:

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cloudrun import inputs
+from cloudrun.credits import curve
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs import bounds, files
 from cloudrun.inputs.values import as_decimal
-from cloudrun.models import PROVIDERS, CreditGrant, CreditUse, Offer
+from cloudrun.plain import PROVIDERS, CreditGrant, CreditUse, Offer
 
 _SECONDS_PER_HOUR = Decimal(3600)
-MICRO_USD = Decimal("0.000001")
+MICRO_USD = curve.MICRO_USD
 _FIELDS = ("provider", "amount_usd", "expires_at", "gpu_eligible", "services")
 _OPTIONAL = ("name", "starts_at", "currency")
 _HINT = "see docs/planning.md, the credits file"
@@ -156,28 +157,18 @@ def apply_credits(
 def spend(
     price_per_hour: Decimal, hours: Decimal, ordered: Sequence[CreditGrant], now: datetime
 ) -> tuple[Decimal, tuple[CreditUse, ...]]:
-    """Return the credit that `ordered` (usable grants, soonest-expiring first) applies to a run.
+    """Return the credit that `ordered` (usable grants, soonest-expiring first) applies to a run, and per grant.
 
-    Usage is paid in time order by the soonest-expiring grant that still has balance; a grant covers
-    usage only up to its expiry. Because grants are taken in expiry order, the covered time only moves
-    forward and this greedy order spends the most credit that can be spent.
+    Usage is paid in time order by the soonest-expiring grant that still has balance; a grant covers usage only up
+    to its expiry (curve.walk). The total is worked out exactly and rounded to the micro-dollar once, so it is the
+    figure the planner's credit curve gives for the same grants; each grant's share is rounded for showing.
     """
     if price_per_hour <= 0 or not ordered:
         return Decimal(0), ()
-    covered = Decimal(0)  # hours of the run already paid for by credit
-    uses: list[CreditUse] = []
-    for grant in ordered:
-        until_expiry = Decimal((grant.expires_at - now).total_seconds()) / _SECONDS_PER_HOUR
-        payable_hours = min(hours, until_expiry) - covered
-        if payable_hours <= 0 or grant.amount_usd <= 0:
-            continue
-        amount = min(grant.amount_usd, (price_per_hour * payable_hours).quantize(MICRO_USD))
-        paid_hours = payable_hours if amount < grant.amount_usd else amount / price_per_hour
-        uses.append(CreditUse(grant=grant.name, amount_usd=amount, hours=paid_hours))
-        covered += paid_hours
-        if covered >= hours:
-            break
-    return sum((u.amount_usd for u in uses), Decimal(0)), tuple(uses)
+    exact = curve.walk(price_per_hour, hours, ordered, now)
+    total = sum((u.amount_usd for u in exact), Decimal(0)).quantize(MICRO_USD)
+    shown = tuple(CreditUse(grant=u.grant, amount_usd=u.amount_usd.quantize(MICRO_USD), hours=u.hours) for u in exact)
+    return total, shown
 
 
 def paid_until(price_per_hour: Decimal, grants: Sequence[CreditGrant], offer: Offer, start: datetime) -> datetime:

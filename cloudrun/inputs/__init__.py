@@ -29,7 +29,7 @@ from cloudrun.inputs.values import label as label
 from cloudrun.inputs.values import moment as moment
 from cloudrun.inputs.values import parse_duration as parse_duration
 from cloudrun.inputs.values import usd as usd
-from cloudrun.models import Limits
+from cloudrun.plain import Limits
 
 
 def positive(value: float | str | Decimal, flag: str, unit: str) -> Decimal:

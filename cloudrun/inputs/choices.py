@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cloudrun.errors import InvalidInput
-from cloudrun.models import PROVIDERS, SERVICES
+from cloudrun.plain import PROVIDERS, SERVICES
 from cloudrun.regions import REGIONS
 
 _CHOOSE = f"choose from {', '.join(PROVIDERS)}"
