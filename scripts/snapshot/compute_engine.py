@@ -149,6 +149,6 @@ def current(machine: str, region: str) -> tuple[D, D | None] | None:
 def current_source(machine: str, region: str) -> str:
     """Return where the current figure of this machine comes from (per-GPU rows say how they were derived)."""
     derived = machine in {"a2-ultragpu-1g", "a3-highgpu-1g"}
-    how = "host row + 1/n of the accelerator row of the next size (GPUs are priced per GPU)" if derived else (
+    how = "host row + 1/n of the accelerator row of a larger size (GPUs are priced per GPU)" if derived else (
         "host row + accelerator row")
     return f"{machine} {region} in {SKYPILOT}: {how}"
