@@ -45,12 +45,17 @@ SNAPSHOT_PACKAGE = "cloudrun.data"
 SNAPSHOT_NAME = "offers.csv"
 BUNDLED_LABEL = "bundled snapshot offers.csv"
 
-# Only Vertex AI online prediction can run a deployment on spot capacity (cloud-facts §2): a spot price
-# for SageMaker real-time or Azure managed online endpoints would rank an option nobody can deploy.
+# Only Vertex AI online prediction can run a deployment on spot capacity (cloud.google.com/vertex-ai/docs/predictions/
+# use-spot-vms; no spot option in the SageMaker CreateEndpointConfig or Azure ML managed online deployment schemas):
+# a spot price for SageMaker real-time or Azure managed online endpoints would rank an option nobody can deploy.
 SPOT_SERVICES = frozenset({"vertex"})
 
-# `plan` warns when the oldest price it used is older than this (`price_age_days`).
+# `plan` warns when the oldest price it used is older than this (`price_age_days`), or undated.
 STALE_AFTER_DAYS = 30
+
+# The `as_of` of a figure whose publication date is unknown. An empty `as_of` in a file means the same. The day a
+# copy was read is never its date: an undated price is shown as "undated" and counts as old.
+UNDATED = "undated"
 
 # What the clouds are sent (instance types) or shown (GPU models): ASCII names, as every price list spells them.
 _INSTANCE_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -140,6 +145,8 @@ def cached_providers() -> dict[str, datetime]:
     """
     newest: dict[str, date] = {}
     for offer in bundled():
+        if offer.as_of == UNDATED:
+            continue
         as_of = date.fromisoformat(offer.as_of)
         newest[offer.provider] = max(as_of, newest.get(offer.provider, as_of))
     fresh = {}
@@ -167,12 +174,12 @@ def source_label(catalog_path: Path | None = None) -> str:
         return str(path)
     fresh = cached_providers()
     if not fresh:
-        return f"{BUNDLED_LABEL} (oldest price as of {oldest_as_of(bundled()).isoformat()})"
+        return f"{BUNDLED_LABEL} (oldest price as of {oldest_label(bundled())})"
     parts = [f"price cache {catalog_cache.provider_file(p)} (refreshed {t:%Y-%m-%d}) for {p}" for p, t in fresh.items()]
     rest = [provider for provider in PROVIDERS if provider not in fresh]
     if rest:
         parts.append(f"{BUNDLED_LABEL} for {', '.join(rest)}")
-    return f"{'; '.join(parts)} (oldest price as of {oldest_as_of(default_offers()).isoformat()})"
+    return f"{'; '.join(parts)} (oldest price as of {oldest_label(default_offers())})"
 
 
 def offers(
@@ -199,18 +206,39 @@ def offers(
     return found
 
 
-def oldest_as_of(offers: Iterable[Offer]) -> date:
-    """Return the date of the oldest price among these offers, to show how stale a plan may be."""
-    # as_of is validated YYYY-MM-DD, so parse each distinct value once (a big catalog has few).
-    dates = [date.fromisoformat(as_of) for as_of in {offer.as_of for offer in offers}]
-    if not dates:
+def oldest_as_of(offers: Iterable[Offer]) -> date | None:
+    """Return the date of the oldest price among these offers; None when one is undated (its age is unknown,
+    so it counts as the oldest)."""
+    # as_of is validated YYYY-MM-DD or "undated", so parse each distinct value once (a big catalog has few).
+    stamps = {offer.as_of for offer in offers}
+    if not stamps:
         raise InvalidInput("no offers to date", hint="check the --catalog file and the provider/region filters")
-    return min(dates)
+    if UNDATED in stamps:
+        return None
+    return min(date.fromisoformat(as_of) for as_of in stamps)
 
 
-def price_age_days(offers: Iterable[Offer], today: date) -> int:
-    """Return how many days old the oldest of these prices is on `today` (0 for a price dated today)."""
-    return (today - oldest_as_of(offers)).days
+def oldest_label(offers: Iterable[Offer]) -> str:
+    """Return the oldest price's date as YYYY-MM-DD, or "undated" when one of these prices has no date."""
+    oldest = oldest_as_of(offers)
+    return UNDATED if oldest is None else oldest.isoformat()
+
+
+def price_age_days(offers: Iterable[Offer], today: date) -> int | None:
+    """Return how many days old the oldest of these prices is on `today` (0 for today); None when one is undated."""
+    oldest = oldest_as_of(offers)
+    return None if oldest is None else (today - oldest).days
+
+
+def is_stale(offers: Iterable[Offer], today: date) -> bool:
+    """Return whether the oldest of these prices is older than STALE_AFTER_DAYS or undated (age unknown = old)."""
+    age = price_age_days(offers, today)
+    return age is None or age > STALE_AFTER_DAYS
+
+
+def age_days(as_of: str, today: date) -> int | None:
+    """Return how many days old one price is on `today`; None when it is undated."""
+    return None if as_of == UNDATED else (today - date.fromisoformat(as_of)).days
 
 
 def _check_regions(regions: Sequence[str], found: list[Offer], providers: Sequence[str] | None) -> set[str]:
@@ -267,7 +295,7 @@ def _parse_row(cells: list[str], latest: date) -> Offer:
         price_per_hour_usd=price,
         spot_price_per_hour_usd=_spot(row, service, price, gpu_count),
         source=_source(row),
-        as_of=_as_of(row, latest).isoformat(),
+        as_of=_as_of(row, latest),
     )
 
 
@@ -348,14 +376,18 @@ def _spot(row: dict[str, str], service: str, price: Decimal, gpu_count: int) -> 
     return spot
 
 
-def _as_of(row: dict[str, str], latest: date) -> date:
-    value = _text(row, "as_of")
+def _as_of(row: dict[str, str], latest: date) -> str:
+    """Return the publication date as YYYY-MM-DD, or "undated" for an empty or "undated" field."""
+    value = row["as_of"]
+    if value in ("", UNDATED):
+        return UNDATED
     parsed = _day(value)
     if parsed is None:
-        raise _FieldError(f"{value[:40]!r} is not an ISO date (YYYY-MM-DD)", "as_of")
+        raise _FieldError(f"{value[:40]!r} is not an ISO date (YYYY-MM-DD) or {UNDATED!r}", "as_of")
     if not bounds.EARLIEST.date() <= parsed <= latest:
-        raise _FieldError(f"{value} is not a date a price was read on (from {bounds.EARLIEST:%Y} to today)", "as_of")
-    return parsed
+        raise _FieldError(f"{value} is not a date a price was published on (from {bounds.EARLIEST:%Y} to today)",
+                          "as_of")  # fmt: skip
+    return parsed.isoformat()
 
 
 @functools.lru_cache(maxsize=256)  # a catalog has few distinct dates: parse each once

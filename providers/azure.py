@@ -17,9 +17,11 @@ point at a deployment that exists. A deployment that fails (e.g. its readiness p
 last 50 lines of its logs in failure_reason; the deployer then calls delete(), which removes the endpoint
 and its deployments. delete() and the traffic step return once Azure accepted them.
 
-Free accounts (cloud-facts §1.3): the $200 credit of an Azure free account lasts 30 days and is lost on
-day 30 even after an upgrade to pay-as-you-go; Free Trial subscriptions get no quota increases, and GPU
-families start at 0 vCPUs, so a trial can deploy nothing here until upgraded. quota() shows it (0).
+Free accounts (MicrosoftDocs/azure-docs cost-management-billing/manage/avoid-charges-free-account.md and
+upgrade-azure-subscription.md, azure-subscription-service-limits.md; azure-ai-docs how-to-manage-quotas.md):
+the $200 credit of an Azure free account lasts 30 days and is lost on day 30 even after an upgrade to
+pay-as-you-go; Free Trial subscriptions get no quota increases, and GPU families start at 0 vCPUs, so a trial
+can deploy nothing here until upgraded. quota() shows it (0).
 
 Gaps: supports_spot=False, managed online deployments have no low-priority VMs (those are for batch).
 Credit balances are read by azure_credits (`credits sync`), prices by azure_prices. invocations() reads Azure Monitor's

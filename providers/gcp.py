@@ -29,8 +29,8 @@ refused for an endpoint that is not loopback. Then nothing else is called: no AD
 server, no Google host at all. gcp_client resolves all this: hosts, clients, credentials and project.
 
 Free trial: a Google Free Trial account cannot use GPUs or request quota until it is upgraded to a paid
-billing account (cloud-facts §1.2); its $300 credit is kept after upgrading. The planner (credits ledger)
-must not count a trial credit for GPU offers unless the user says the account is upgraded.
+billing account (docs.cloud.google.com/free/docs/free-cloud-features); its $300 credit is kept after upgrading.
+The planner (credits ledger) must not count a trial credit for GPU offers unless the user says the account is upgraded.
 
 Metrics and quota (`gcp_metrics`, both plain REST reads): invocations() sums Cloud Monitoring's
 `aiplatform.googleapis.com/prediction/online/prediction_count` for the endpoint; quota() reads the Cloud

@@ -19,7 +19,9 @@ from typing import Any
 ON_DEMAND, SPOT, FEE, SPOT_VM = "on-demand", "spot", "management fee", "spot VM"
 UNITS = {"gpu": "h", "core": "h", "ram": "GiBy.h"}
 
-_MACHINE = re.compile(r"^(?P<family>[A-Z]\d+[A-Z]?)(?: Predefined)? Instance (?P<kind>Core|Ram|RAM)$")
+# "A3 Ultra Instance Core" names the a3-ultragpu (H200) family's parts, as Cloud Billing exports show it (e.g.
+# "DWS Defined Duration A3 Ultra Instance Core" in public billing-export mappings).
+_MACHINE = re.compile(r"^(?P<family>[A-Z]\d+[A-Z]?(?: Ultra)?)(?: Predefined)? Instance (?P<kind>Core|Ram|RAM)$")
 _GPU = re.compile(r"^(?P<accelerator>.+?) GPU$")
 _VERTEX = re.compile(r"^Vertex AI: Online/Batch Prediction (?P<what>.+?) running in (?P<where>.+)$")
 _VERTEX_FEE = re.compile(r"^Vertex AI: Online/Batch Prediction management fee on (?P<what>.+?) in (?P<where>.+)$")

@@ -107,10 +107,20 @@ def test_spot_prices_only_on_vertex_rows_and_never_above_on_demand():
             assert offer.spot_price_per_hour_usd <= offer.price_per_hour_usd
 
 
-def test_every_row_has_a_source_and_a_past_as_of_date():
+def test_every_row_has_a_source_and_a_past_as_of_date_or_says_undated():
     for offer in catalog.bundled():
         assert offer.source.strip()
-        assert date(2024, 1, 1) <= date.fromisoformat(offer.as_of) <= date.today()
+        if offer.as_of != catalog.UNDATED:
+            assert date(2024, 1, 1) <= date.fromisoformat(offer.as_of) <= date.today()
+
+
+def test_no_row_claims_a_date_its_source_does_not_give():
+    # A dated row's source states that date (a list "read on 2026-09-27", a file "generated 2025-03-06"); the day a
+    # copy was read is never passed off as its date, so an undated copy gives an "undated" row.
+    offers = catalog.bundled()
+    for offer in offers:
+        assert offer.as_of == catalog.UNDATED or offer.as_of in offer.source, (offer.instance_type, offer.region)
+    assert any(offer.as_of == catalog.UNDATED for offer in offers)
 
 
 def test_conflicting_figures_say_which_figures_disagree():
@@ -278,6 +288,23 @@ def test_region_must_exist_for_the_chosen_providers():
     assert "region 'us-central1' is not in the catalog for aws" in message
     assert "us-east-1" in message
     assert "europe-west4" not in message
+
+
+@pytest.mark.parametrize("value", ["", "undated"])
+def test_as_of_may_be_empty_or_undated(tmp_path, value):
+    (offer,) = catalog.load_csv(write_catalog(tmp_path, {**VALID, "as_of": value}))
+    assert offer.as_of == "undated"
+    assert catalog.oldest_as_of([offer]) is None and catalog.oldest_label([offer]) == "undated"
+    assert catalog.price_age_days([offer], date(2026, 11, 30)) is None
+    assert catalog.is_stale([offer], date(2026, 11, 30))  # an unknown age counts as old
+
+
+def test_undated_is_older_than_any_date(tmp_path):
+    offers = catalog.load_csv(write_catalog(tmp_path, VALID, {**AWS_ROW, "as_of": "undated"}))
+    assert catalog.oldest_label(offers) == "undated"
+    dated = [offer for offer in offers if offer.as_of != "undated"]
+    assert catalog.oldest_label(dated) == "2026-11-28" and not catalog.is_stale(dated, date(2026, 11, 30))
+    assert catalog.is_stale(dated, date(2027, 1, 1))
 
 
 def test_oldest_as_of(tmp_path):

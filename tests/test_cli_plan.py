@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,37 @@ def test_installed_console_script_runs_offline_and_imports_no_cloud_sdk(tmp_path
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def _dated_and_undated_catalog(tmp_path: Path) -> Path:
+    rows = [
+        "aws,sagemaker,us-east-1,ml.g5.48xlarge,A10G,8,24,192,768,20.36,,page read 2026-11-25,2026-11-25",
+        "azure,azureml,eastus,Standard_ND96amsr_A100_v4,A100,8,80,96,1900,32.768,,a copy with no date,",
+        "gcp,vertex,us-central1,a2-ultragpu-8g,A100,8,80,96,1360,27.1016,,another undated copy,undated",
+    ]
+    path = tmp_path / "offers.csv"
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_undated_prices_show_as_undated_and_count_as_old_in_json_and_table(tmp_path):
+    path = _dated_and_undated_catalog(tmp_path)
+    doc = plan_json(MODEL, "--catalog", str(path))
+    as_of = {o["instance_type"]: o["price_as_of"] for o in doc["options"]}
+    assert as_of == {"ml.g5.48xlarge": "2026-11-25", "Standard_ND96amsr_A100_v4": "undated",
+                     "a2-ultragpu-8g": "undated"}  # fmt: skip
+    assert doc["prices_oldest_as_of"] == "undated"  # an unknown age is the oldest
+    result = runner.invoke(app, ["plan", MODEL, "--catalog", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert result.output.count(" d)") == 1  # only the dated row shows an age in days
+    assert "warning:" in result.output and "oldest price used: undated" in result.output
+
+
+def test_a_dated_catalog_keeps_its_dates_and_no_stale_warning(tmp_path):
+    row = "aws,sagemaker,us-east-1,ml.g5.48xlarge,A10G,8,24,192,768,20.36,,page,"
+    today = datetime.now(timezone.utc).date().isoformat()
+    path = tmp_path / "offers.csv"
+    path.write_text(HEADER + "\n" + row + today + "\n", encoding="utf-8")
+    assert plan_json(MODEL, "--catalog", str(path))["prices_oldest_as_of"] == today
+    result = runner.invoke(app, ["plan", MODEL, "--catalog", str(path)], env={"COLUMNS": "200"})
+    assert "warning:" not in result.output and "(0 days old)" in result.output

@@ -246,8 +246,9 @@ def test_gcp_sums_gpu_core_and_ram_parts_per_region_and_adds_spot():
     assert g2_central.price_per_hour_usd < g2_east4.price_per_hour_usd
     assert g2_central.spot_price_per_hour_usd is None
     assert ("us-east4", "a3-highgpu-1g") not in offers  # no H100 prediction SKU there
-    unknown = [r for r in result.rejected if "H200" in r.instance_type]
-    assert unknown and "no machine type" in unknown[0].reason and unknown[0].region == "us-central1"
+    # the H200 GPU SKU is a3-ultragpu-8g's; without an "A3 Ultra Instance Core/RAM" SKU its price is incomplete
+    (ultra,) = [r for r in result.rejected if r.instance_type == "a3-ultragpu-8g"]
+    assert "core/RAM SKU for family A3 Ultra" in ultra.reason and ultra.region == "us-central1"
 
 
 @responses.activate
@@ -399,10 +400,18 @@ def test_planner_uses_a_cache_newer_than_the_snapshot_and_says_so():
 
 
 def test_planner_ignores_a_cache_older_than_the_snapshot():
-    _write_cache(_azure_cache_row("3.1"), datetime(2026, 1, 1, tzinfo=timezone.utc))
-    found = catalog.offers(providers=["azure"], regions=["eastus"])
+    # the bundled SageMaker us-east-1 prices are as of 2026-09-27: a cache refreshed before that loses
+    cached = validate.check([_row("aws", "us-east-1", "ml.g5.xlarge", "1.0")], shapes.for_provider("aws")).offers
+    catalog_cache.write_provider("aws", cached, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    found = catalog.offers(providers=["aws"], regions=["us-east-1"])
     assert len(found) > 1 and all(o.source != "test" for o in found)
     assert catalog.source_label().startswith("bundled snapshot offers.csv (")
+
+
+def test_a_cache_of_any_date_beats_a_provider_whose_bundled_prices_are_all_undated():
+    assert {o.as_of for o in catalog.bundled() if o.provider == "azure"} == {catalog.UNDATED}
+    _write_cache(_azure_cache_row("3.1"), datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert [o.source for o in catalog.offers(providers=["azure"], regions=["eastus"])] == ["test"]
 
 
 def test_catalog_file_overrides_the_cache(tmp_path):
@@ -412,6 +421,29 @@ def test_catalog_file_overrides_the_cache(tmp_path):
         ",".join(catalog.COLUMNS) + "\naws,sagemaker,us-east-1,ml.g5.xlarge,A10G,1,24,4,16,1.0,,mine,2026-11-01\n"
     )
     assert [o.source for o in catalog.offers(catalog_path=own)] == ["mine"]
+
+
+@pytest.mark.parametrize("as_of, ok", [("undated", True), ("", True), ("2026-11-01", True), ("yesterday", False),
+                                       ("20261101", False)])  # fmt: skip
+def test_fetched_rows_may_be_undated_but_not_misdated(as_of, ok):
+    row = PriceRow("azure", "eastus", "Standard_NC24ads_A100_v4", Decimal("3.1"), "test", as_of)
+    result = validate.check([row], shapes.for_provider("azure"))
+    if ok:
+        (offer,) = result.offers
+        assert offer.as_of == (as_of or "undated")
+    else:
+        (rejection,) = result.rejected
+        assert "as_of" in rejection.reason and "undated" in rejection.reason
+
+
+def test_catalog_show_says_undated_and_marks_it_old():
+    undated = validate.check([PriceRow("azure", "eastus", "Standard_NC24ads_A100_v4", Decimal("3.1"), "test",
+                                       "undated")], shapes.for_provider("azure")).offers  # fmt: skip
+    _write_cache(undated, NOW)
+    result = runner.invoke(app, ["catalog", "show", "--provider", "azure", "--json"])
+    assert result.exit_code == 0, result.output
+    (offer,) = json.loads(result.output)["offers"]
+    assert offer["as_of"] == "undated" and offer["age_days"] is None
 
 
 def test_price_age_days():
@@ -456,7 +488,7 @@ def test_plan_reports_price_age_and_never_touches_the_network_or_price_fetchers(
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["oldest"] == "2025-03-06" and report["warned"]  # the bundled Vertex rows are old
+    assert report["oldest"] == "undated" and report["warned"]  # the snapshot has undated rows: they count as old
     assert [m for m in report["loaded"] if not m.startswith("urllib")] == []
 
 

@@ -189,7 +189,7 @@ def test_67b_chat_numbers():
     need = sizing.need("deepseek-ai/deepseek-llm-67b-chat")
     assert need.params == pytest.approx(67.4e9, rel=0.005)
     assert need.weights_bytes == pytest.approx(134.9e9, rel=0.005)
-    assert need.kv_bytes_per_token == 2 * 95 * 8 * 128 * 2 == 389_120  # 380 KiB (cloud-facts 6.2)
+    assert need.kv_bytes_per_token == 2 * 95 * 8 * 128 * 2 == 389_120  # 380 KiB (95 layers, GQA 8 KV heads)
     assert need.precision is Precision.bf16
     assert need.context == 4096
     assert need.kv_heads == 8 and need.attention_heads == 64
@@ -200,7 +200,7 @@ def test_deepseek_v3_matches_the_published_tensor_count_exactly():
     # 671,026,419,200: the per-tensor table of DeepSeek-V3's config (README_WEIGHTS.md), MTP excluded.
     _, cfg = sizing.load_config("deepseek-ai/DeepSeek-V3", None)
     assert sizing.count_params(cfg) == 671_026_419_200
-    assert sizing.kv_bytes_per_token(cfg) == 61 * (512 + 64) * 2  # ~69 KiB (cloud-facts 6.2)
+    assert sizing.kv_bytes_per_token(cfg) == 61 * (512 + 64) * 2  # ~69 KiB (MLA, config_671B.json)
 
 
 @pytest.mark.parametrize("model_id", sorted(PUBLISHED_PARAMS))

@@ -75,16 +75,28 @@ def show(
             f"{offer.price_per_hour_usd:,.3f}",
             "" if spot is None else f"{spot:,.3f}",
             offer.as_of,
-            str(_age(offer, today)),
+            _age_text(offer, today),
             offer.source,
-            style="yellow" if _age(offer, today) > catalog.STALE_AFTER_DAYS else None,
+            style="yellow" if _is_old(offer, today) else None,
         )
     out.print(table)
     out.print(f"{len(found)} offers", highlight=False)
 
 
-def _age(offer: Offer, today: date) -> int:
-    return (today - date.fromisoformat(offer.as_of)).days
+def _age(offer: Offer, today: date) -> int | None:
+    """Return the offer's age in days; None when its price is undated."""
+    return catalog.age_days(offer.as_of, today)
+
+
+def _age_text(offer: Offer, today: date) -> str:
+    age = _age(offer, today)
+    return "?" if age is None else str(age)
+
+
+def _is_old(offer: Offer, today: date) -> bool:
+    """Return whether the price is older than the stale limit; an undated price counts as old."""
+    age = _age(offer, today)
+    return age is None or age > catalog.STALE_AFTER_DAYS
 
 
 def _offer_json(offer: Offer, today: date) -> dict[str, Any]:

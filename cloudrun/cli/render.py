@@ -117,7 +117,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 
 def _oldest_as_of(plan: Plan) -> str | None:
-    return catalog.oldest_as_of(option.offer for option in plan.options).isoformat() if plan.options else None
+    """Return the oldest price's date, "undated" when one has no date, None when the plan has no option."""
+    return catalog.oldest_label(option.offer for option in plan.options) if plan.options else None
 
 
 def print_need(console: Console, need: MemoryNeed) -> None:
@@ -138,10 +139,10 @@ def print_need(console: Console, need: MemoryNeed) -> None:
 
 def _age(as_of: str, today: date) -> str:
     try:
-        days = (today - date.fromisoformat(as_of)).days
+        days = catalog.age_days(as_of, today)
     except ValueError:
         return as_of
-    return f"{as_of} ({days} d)"
+    return as_of if days is None else f"{as_of} ({days} d)"
 
 
 PLAN_COLUMNS = (
@@ -204,10 +205,12 @@ def _ref(refs: dict[str, int], option: PlanOption) -> str:
 
 
 def _print_price_age(console: Console, plan: Plan, today: date, count: int, listed: bool) -> None:
-    age = catalog.price_age_days((option.offer for option in plan.options), today)
+    offers = [option.offer for option in plan.options]
+    age = catalog.price_age_days(offers, today)
     where = "" if listed else f"; {count} price sources, `--sources` lists them"
-    line = f"oldest price used: as of {_oldest_as_of(plan)} ({age} days old){where}"
-    if age > catalog.STALE_AFTER_DAYS:
+    oldest = "undated (its age is unknown)" if age is None else f"as of {_oldest_as_of(plan)} ({age} days old)"
+    line = f"oldest price used: {oldest}{where}"
+    if catalog.is_stale(offers, today):
         console.print(f"[yellow]warning:[/yellow] {line}; run `cloudrun catalog refresh` for current prices")
     else:
         console.print(f"[dim]{line}[/dim]", highlight=False)

@@ -1,6 +1,6 @@
 """Presets for the credit programmes users actually hold, with each rule's uncertainty visible.
 
-Every rule carries `verified` and a `note` saying where it comes from (../shared/reference/cloud-facts.md §1).
+Every rule carries `verified` and a `note` naming the public page, document or file it comes from.
 Where cloudrun cannot see a fact (has the account been upgraded? does this credit pay for GPU endpoints?)
 the preset takes the cautious side and `--upgraded` / `--gpu-eligible` let the user say otherwise.
 """
@@ -44,51 +44,62 @@ class Preset:
         return (SERVICES[self.provider],)
 
 
-_CF = "cloud-facts.md §1"
+# The public pages behind the rules (cited in each note).
+_GCP_FREE = "docs.cloud.google.com/free/docs/free-cloud-features"
+_AZURE_DOCS = "MicrosoftDocs/azure-docs articles/cost-management-billing/manage/"
+_AWS_FREE = ("aws/agent-toolkit-for-aws skills/core-skills/aws-billing-and-cost-management/references/free-tier.md "
+             "(AWS Free Tier: Free plan and Paid plan since 2025-07-15)")
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("gcp-free-trial", "gcp", "Google Cloud Free Trial", Decimal(300), None, None, 90, False, "upgraded", (
-        Rule("$300 Welcome credit for 90 days from sign-up", True, f"{_CF} 1.2, free-cloud-features page"),
+        Rule("$300 Welcome credit for 90 days from sign-up", True, _GCP_FREE),
         Rule("no GPUs and no quota increases until the account is upgraded (--upgraded)", False,
-             "[S] quoted in several public notes; whether it also blocks Vertex AI serving is [U]"),
+             f"{_GCP_FREE} ('Add GPUs to your VM instances', 'Request a quota increase' are not available during the "
+             "Free Trial), as quoted by public notes; whether it also blocks Vertex AI serving is unverified"),
         Rule("after upgrading, unused credit is kept until day 90 from sign-up, not longer", False,
-             "[S] quote of the official page"),
+             f"{_GCP_FREE}, as quoted by public notes"),
     )),
     Preset("azure-free-account", "azure", "Azure free account", Decimal(200), None, None, 30, False, "upgraded", (
-        Rule("$200 credit for the first 30 days", True, f"{_CF} 1.3, avoid-charges-free-account.md"),
+        Rule("$200 credit for the first 30 days", True, f"{_AZURE_DOCS}avoid-charges-free-account.md"),
         Rule("trial subscriptions get no quota increases and GPU quota defaults to 0: no GPU until upgraded "
-             "(--upgraded)", True, "azure-subscription-service-limits.md, how-to-manage-quotas.md"),
-        Rule("after upgrading, remaining credit still ends on day 30", True, "upgrade-azure-subscription.md"),
+             "(--upgraded)", True, "MicrosoftDocs/azure-docs articles/azure-resource-manager/management/"
+             "azure-subscription-service-limits.md; MicrosoftDocs/azure-ai-docs articles/machine-learning/"
+             "how-to-manage-quotas.md"),
+        Rule("after upgrading, remaining credit still ends on day 30", True,
+             f"{_AZURE_DOCS}upgrade-azure-subscription.md"),
     )),
     Preset("azure-students", "azure", "Azure for Students", Decimal(100), None, 12, None, False, "gpu-eligible", (
-        Rule("$100 credit usable within 12 months, no credit card", True, f"{_CF} 1.3, offer MS-AZR-0170P"),
+        Rule("$100 credit usable within 12 months, no credit card", True,
+             "azure.microsoft.com/offers/ms-azr-0170p (Azure for Students offer terms)"),
         Rule("whether it can get GPU (N-series) quota is unknown: not counted unless --gpu-eligible", False,
-             "[U] not found in any source"),
+             "neither azure.microsoft.com/offers/ms-azr-0170p nor azure-ai-docs how-to-manage-quotas.md says"),
     )),
     Preset("aws-free-plan", "aws", "AWS Free plan credits", Decimal(200), Decimal(200), 6, None, False,
            "gpu-eligible", (
-        Rule("up to $200 credit ($100 at sign-up + up to $100 for activities) for 6 months", True,
-             f"{_CF} 1.1, aws/agent-toolkit-for-aws free-tier.md"),
+        Rule("up to $200 credit ($100 at sign-up + up to $100 for activities) for 6 months", True, _AWS_FREE),
         Rule("whether a Free-plan account can run SageMaker GPU endpoints is unknown: not counted unless "
-             "--gpu-eligible (upgrade to the Paid plan to be sure)", False, "[U] no list of Free-plan services"),
+             "--gpu-eligible (upgrade to the Paid plan to be sure)", False,
+             f"{_AWS_FREE} lists no Free-plan services or instance types"),
     )),
     Preset("aws-paid-plan", "aws", "AWS Paid plan credits", Decimal(200), Decimal(200), 6, None, True, None, (
-        Rule("up to $200 credit for 6 months; usage beyond it is charged", True, f"{_CF} 1.1"),
+        Rule("up to $200 credit for 6 months; usage beyond it is charged", True, _AWS_FREE),
         Rule("assumed to pay for SageMaker GPU endpoints (credits cover 'eligible services')", False,
-             "[U] the credit's eligible services show in the Billing console, Credits pane"),
+             "unverified: the credit's eligible services show in the Billing console, Credits pane "
+             "(repost.aws/knowledge-center/credits-ri)"),
     )),
     Preset("aws-activate", "aws", "AWS Activate", None, None, None, None, True, None, (
         Rule("amount and expiry as on your Activate offer (--amount, --expires)", True, "your offer"),
-        Rule("general-purpose Activate credit covers SageMaker, not Marketplace", False, "[S] cloudroutehq.com"),
+        Rule("general-purpose Activate credit covers SageMaker, not Marketplace", False,
+             "cloudroutehq.com/aws-credits/aws-credit-services-covered (secondary)"),
     )),
     Preset("google-for-startups", "gcp", "Google for Startups Cloud Program", None, None, None, None, True, None, (
         Rule("amount and expiry as on your offer (--amount, --expires)", True, "your offer"),
-        Rule("assumed to pay for Vertex AI GPU serving", False, "[U] check your offer's terms"),
+        Rule("assumed to pay for Vertex AI GPU serving", False, "unverified: check your offer's terms"),
     )),
     Preset("microsoft-for-startups", "azure", "Microsoft for Startups (Founders Hub)", None, None, None, None,
            True, None, (
         Rule("amount and expiry as on your offer (--amount, --expires)", True, "your offer"),
         Rule("assumed to pay for Azure ML GPU endpoints; GPU quota still needs a request", False,
-             "[U] check your offer's terms"),
+             "unverified: check your offer's terms"),
     )),
 )}  # fmt: skip
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
-from cloudrun.catalog import SPOT_SERVICES
+from cloudrun.catalog import SPOT_SERVICES, UNDATED
 from cloudrun.inputs.bounds import MAX_USD_PER_GPU_HOUR as MAX_USD_PER_GPU_HOUR  # the catalog's rule too
 from cloudrun.models import SERVICES, Offer
 from cloudrun.pricing.shapes import Shape
@@ -30,7 +31,7 @@ class PriceRow:
     instance_type: str
     price_per_hour_usd: Decimal | None
     source: str
-    as_of: str
+    as_of: str  # the figure's publication date, YYYY-MM-DD, or "undated" (never the day it was read, as if it were)
     spot_price_per_hour_usd: Decimal | None = None
     reported_gpu_count: int | None = None
 
@@ -79,12 +80,23 @@ def problem(row: PriceRow, shape: Shape | None) -> str | None:
         return "unknown instance type: no GPU shape in templates/gpu_shapes.csv (add a row to price it)"
     if row.region not in REGIONS.get(row.provider, frozenset()):
         return f"unknown region {row.region!r} for {row.provider}"
+    if not _dated_or_undated(row.as_of):
+        return f"as_of {row.as_of[:40]!r} is neither a YYYY-MM-DD date nor {UNDATED!r}"
     if row.reported_gpu_count is not None and row.reported_gpu_count != shape.gpu_count:
         return f"the API says {row.reported_gpu_count} GPUs, the shape table {shape.gpu_count} {shape.gpu_model}"
     price_problem = _price_problem("price", row.price_per_hour_usd, shape)
     if price_problem:
         return price_problem
     return _spot_problem(row, shape)
+
+
+def _dated_or_undated(as_of: str) -> bool:
+    if as_of in ("", UNDATED):  # an empty date is an undated figure, as in a catalog file
+        return True
+    try:
+        return len(as_of) == 10 and date.fromisoformat(as_of) is not None
+    except ValueError:
+        return False
 
 
 def _price_problem(what: str, price: Decimal | None, shape: Shape) -> str | None:
@@ -128,5 +140,5 @@ def to_offer(row: PriceRow, shape: Shape) -> Offer:
         price_per_hour_usd=row.price_per_hour_usd,
         spot_price_per_hour_usd=row.spot_price_per_hour_usd,
         source=row.source,
-        as_of=row.as_of,
+        as_of=row.as_of or UNDATED,
     )
