@@ -5,8 +5,9 @@
    `python -c "import typer, pydantic"` and to a minimal typer command with five options, measured in the same run.
    Goals (issue 18): --help <= 1.5x and plan <= 2x the bare import.
 2. Planner scaling, in a process of its own: `planning.plan` over 50,000 generated offers with 200 grants and over
-   10,000 offers with 2,000 one-dollar grants: wall time (median of 3), peak RSS, and a check that every option's
-   credit equals the greedy walk's (credits.spend) for a sample. Goals: <= 1.5 s and 200 MB; <= 1 s.
+   10,000 offers with 2,000 one-dollar grants: CPU and wall time (medians of 3; CPU is what the goal means on a
+   shared machine, where the wall clock also counts other processes' turns), peak RSS, and a check that every
+   option's credit equals the greedy walk's (credits.spend) for a sample. Goals: <= 1.5 s and 200 MB; <= 1 s.
 3. The CLI end to end over the 50,000-offer catalog with 20 grants (`plan --json`).
 
 Run from the repository root: python benchmarks/bench_plan.py
@@ -119,16 +120,18 @@ services = {"aws": "sagemaker", "gcp": "vertex", "azure": "azureml"}
 grants = [CreditGrant(provider=p, amount_usd=Decimal(1), expires_at=now + timedelta(hours=rng.uniform(1, 2000)),
                       gpu_eligible=True, services=(services[p],), name=f"g{i}")
           for i, p in enumerate(rng.choice(list(services)) for _ in range(n_grants))]
-times = []
+times, cpu = [], []
 for _ in range(3):
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     plan = planning.plan(sys.argv[3], catalog_file=catalog, grants=grants, spot=True, hours=24, now=now)
     times.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
 sample = rng.sample(plan.options, min(200, len(plan.options)))
 wrong = sum(o.credits_applied_usd != spend(o.price_per_hour_usd, o.hours, usable_grants(grants, o.offer, now), now)[0]
             for o in sample)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"{len(plan.options):,} options in {statistics.median(times):.2f} s (median of 3), peak RSS {rss:.0f} MB, "
+print(f"{len(plan.options):,} options in {statistics.median(cpu):.2f} s CPU ({statistics.median(times):.2f} s wall; "
+      f"medians of 3), peak RSS {rss:.0f} MB, "
       f"credit equal to the greedy walk's for {len(sample) - wrong} of {len(sample)} sampled")
 """
 

@@ -57,14 +57,18 @@ def walk(price: Decimal, hours: Decimal, ordered: Sequence[CreditGrant], now: da
     return tuple(uses)
 
 
+def rounded(uses: Sequence[CreditUse]) -> tuple[CreditUse, ...]:
+    """Return the uses with each amount rounded to the micro-dollar, for showing."""
+    return tuple(CreditUse(u.grant, u.amount_usd.quantize(MICRO_USD), u.hours) for u in uses)
+
+
 class CreditCurve:
     """The credit applied to `hours` of a run from `now`, as a function of price, for one class of offers."""
 
-    __slots__ = ("_hours", "_lines", "_now", "_ordered", "_uses")
+    __slots__ = ("_hours", "_lines", "_now", "_ordered")
 
     def __init__(self, ordered: Sequence[CreditGrant], hours: Decimal, now: datetime) -> None:
         self._ordered, self._hours, self._now = tuple(ordered), hours, now
-        self._uses: dict[Decimal, tuple[CreditUse, ...]] = {}
         amounts = [max(_ZERO, g.amount_usd) for g in self._ordered]
         after = sum(amounts, _ZERO)  # a_{k+1} + ... + a_n, from k = 0
         lines = [(_ZERO, after)]
@@ -89,12 +93,7 @@ class CreditCurve:
 
     def uses(self, price: Decimal) -> tuple[CreditUse, ...]:
         """Return which grants pay at `price`, and how much each (rounded to the micro-dollar), soonest first."""
-        if price not in self._uses:
-            exact = walk(price, self._hours, self._ordered, self._now)
-            self._uses[price] = tuple(
-                CreditUse(grant=u.grant, amount_usd=u.amount_usd.quantize(MICRO_USD), hours=u.hours) for u in exact
-            )
-        return self._uses[price]
+        return rounded(walk(price, self._hours, self._ordered, self._now))
 
 
 def _value(line: tuple[Decimal, Decimal], price: Decimal) -> Decimal:

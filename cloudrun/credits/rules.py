@@ -167,8 +167,7 @@ def spend(
         return Decimal(0), ()
     exact = curve.walk(price_per_hour, hours, ordered, now)
     total = sum((u.amount_usd for u in exact), Decimal(0)).quantize(MICRO_USD)
-    shown = tuple(CreditUse(grant=u.grant, amount_usd=u.amount_usd.quantize(MICRO_USD), hours=u.hours) for u in exact)
-    return total, shown
+    return total, curve.rounded(exact)
 
 
 def paid_until(price_per_hour: Decimal, grants: Sequence[CreditGrant], offer: Offer, start: datetime) -> datetime:
