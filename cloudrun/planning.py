@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from cloudrun import catalog, credits, inputs, scheduler, sizing
+from cloudrun import catalog, credits, inputs, per_token, scheduler, sizing
 from cloudrun.credits import ledger
+from cloudrun.inputs.load import Load
 from cloudrun.models import CreditGrant, MemoryNeed, Plan, Precision
 
 
@@ -70,6 +71,29 @@ def plan(
         include_infeasible=include_infeasible,
         catalog_source=str(catalog_file) if catalog_file else "bundled snapshot",
     )
+
+
+def plan_per_token(
+    model: str | None,
+    *,
+    load: Load,
+    targets: per_token.Targets | None = None,
+    rank_by: str = "per-token",
+    credits_file: Path | None = None,
+    grants: Sequence[CreditGrant] | None = None,
+    now: datetime | None = None,
+    notes: Sequence[str] = (),
+    **plan_options: object,
+) -> per_token.TokenPlan:
+    """Return every placement priced per million output tokens of `load` after credits, ranked by `rank_by`.
+
+    `plan_options` are `plan`'s (precision, context, hours, providers, spot, ...): the same offers, fitted and
+    served the same way; each option then gets its throughput, the replicas the load needs and the targets' verdict.
+    """
+    now = now or datetime.now(timezone.utc)
+    chosen = resolve_grants(credits_file, grants, now)
+    ranked = plan(model, grants=chosen, now=now, **plan_options)  # type: ignore[arg-type]
+    return per_token.price(ranked, load, targets or per_token.Targets(), chosen, now, rank_by=rank_by, notes=notes)
 
 
 def resolve_grants(
