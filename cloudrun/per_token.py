@@ -24,7 +24,7 @@ from decimal import Decimal
 from cloudrun import throughput
 from cloudrun.credits import spend, usable_grants
 from cloudrun.inputs.load import Load
-from cloudrun.models import CreditGrant, CreditUse, Plan, PlanOption
+from cloudrun.models import CreditGrant, CreditUse, MemoryNeed, Plan, PlanOption
 from cloudrun.scheduler import GPU_MEMORY_UTILIZATION
 
 MAX_REPLICAS = 1000  # more endpoint instances than any quota grants: past this the option is reported as missing
@@ -100,53 +100,76 @@ def _per_token_key(t: TokenOption) -> tuple:
             t.list_cost_usd, t.option.offer.gpu_count)  # fmt: skip
 
 
-def _price_option(
-    option: PlanOption, plan: Plan, load: Load, targets: Targets, demand: Decimal, tokens: Decimal,
-    grants: Sequence[CreditGrant], now: datetime,
-) -> TokenOption:  # fmt: skip
-    offer, tp = option.offer, option.fit.tensor_parallel
-    spec = throughput.gpu_spec(offer.gpu_model, offer.gpu_memory_gb)
-    if spec is None:
-        why = f"no datasheet figures for {offer.gpu_model}: add it to cloudrun/data/gpu_specs.csv"
-        return _unpriced(option, why)
-    need = plan.need
-    fits = throughput.max_concurrency(need, spec, tp, load.input_tokens + load.output_tokens, GPU_MEMORY_UTILIZATION)
+@dataclass(frozen=True)
+class Replicas:
+    """How one kind of replica carries a load: its KV room, its ceiling within the targets, how many, and at what."""
+
+    max_concurrency: int
+    ceiling: throughput.Estimate  # one replica at the largest concurrency the targets allow
+    operating: throughput.Estimate  # one replica carrying its share of the load
+    count: int
+    misses: tuple[str, ...]
+
+
+def size_replicas(
+    need: MemoryNeed, spec: throughput.GpuSpec, tensor_parallel: int, load: Load, targets: Targets, demand: Decimal,
+    where: str,
+) -> Replicas | str:  # fmt: skip
+    """Return how replicas of `spec` x `tensor_parallel` carry `demand` requests/s of `load`, or why none can.
+
+    `where` names the hardware in messages (e.g. "8x L4").
+    """
+    tokens = load.input_tokens + load.output_tokens
+    fits = throughput.max_concurrency(need, spec, tensor_parallel, tokens, GPU_MEMORY_UTILIZATION)
     if fits < 1:
-        why = (f"the KV cache of one {load.input_tokens + load.output_tokens}-token request does not fit beside "
-               f"the weights on {offer.gpu_count}x {offer.gpu_model}")  # fmt: skip
-        return _unpriced(option, why)
+        return f"the KV cache of one {tokens}-token request does not fit beside the weights on {where}"
 
     def at(concurrency: int) -> throughput.Estimate:
-        return throughput.estimate(need, spec, tp, input_tokens=load.input_tokens, output_tokens=load.output_tokens,
-                                   concurrency=concurrency, utilization=GPU_MEMORY_UTILIZATION)  # fmt: skip
+        return throughput.estimate(need, spec, tensor_parallel, input_tokens=load.input_tokens,
+                                   output_tokens=load.output_tokens, concurrency=concurrency,
+                                   utilization=GPU_MEMORY_UTILIZATION)  # fmt: skip
 
     misses: list[str] = []
     allowed = fits
     if targets.latency_p50_ms is not None:
         allowed = _largest(1, fits, lambda c: _latency_ms(at(c)) <= targets.latency_p50_ms)
         if allowed == 0:
-            one = _latency_ms(at(1))
-            goal = float(targets.latency_p50_ms)
+            one, goal = _latency_ms(at(1)), float(targets.latency_p50_ms)
             misses.append(f"p50 latency {one:,.0f} ms even for one request > {goal:,.0f} ms target (prefill of "
-                          f"{load.input_tokens} tokens on {offer.gpu_count}x {offer.gpu_model})")  # fmt: skip
+                          f"{load.input_tokens} tokens on {where})")  # fmt: skip
             allowed = 1
     ceiling = at(allowed)
-    per_replica_rps = ceiling.tokens_per_s / load.output_tokens
-    replicas = max(1, math.ceil(float(demand) / per_replica_rps - 1e-9))
-    if replicas > MAX_REPLICAS:
-        misses.append(f"needs {replicas:,} replicas of {offer.instance_type} (more than {MAX_REPLICAS:,})")
-    share = float(demand) / replicas
+    count = max(1, math.ceil(float(demand) / (ceiling.tokens_per_s / load.output_tokens) - 1e-9))
+    if count > MAX_REPLICAS:
+        misses.append(f"needs {count:,} replicas of {where} (more than {MAX_REPLICAS:,})")
+    share = float(demand) / count
     operating = at(_smallest(1, allowed, lambda c: at(c).tokens_per_s / load.output_tokens >= share) or allowed)
-    hourly = option.price_per_hour_usd * replicas
+    return Replicas(max_concurrency=fits, ceiling=ceiling, operating=operating, count=count, misses=tuple(misses))
+
+
+def _price_option(
+    option: PlanOption, plan: Plan, load: Load, targets: Targets, demand: Decimal, tokens: Decimal,
+    grants: Sequence[CreditGrant], now: datetime,
+) -> TokenOption:  # fmt: skip
+    offer = option.offer
+    spec = throughput.gpu_spec(offer.gpu_model, offer.gpu_memory_gb)
+    if spec is None:
+        return _unpriced(option, f"no datasheet figures for {offer.gpu_model}: add it to cloudrun/data/gpu_specs.csv")
+    where = f"{offer.gpu_count}x {offer.gpu_model}"
+    sized = size_replicas(plan.need, spec, option.fit.tensor_parallel, load, targets, demand, where)
+    if isinstance(sized, str):
+        return _unpriced(option, sized)
+    hourly = option.price_per_hour_usd * sized.count
     list_cost = hourly * plan.hours
     applied, uses = spend(hourly, plan.hours, usable_grants(grants, offer, now), now)
     out_of_pocket = list_cost - applied
     per_million = (out_of_pocket / tokens * 1_000_000).quantize(Decimal("0.0001")) if tokens > 0 else None
     return TokenOption(
-        option=option, replicas=replicas, tokens_per_s=ceiling.tokens_per_s * replicas, tpot_ms=operating.tpot_ms,
-        latency_p50_ms=_latency_ms(operating), max_concurrency=fits, meets_target=not misses, misses=tuple(misses),
+        option=option, replicas=sized.count, tokens_per_s=sized.ceiling.tokens_per_s * sized.count,
+        tpot_ms=sized.operating.tpot_ms, latency_p50_ms=_latency_ms(sized.operating),
+        max_concurrency=sized.max_concurrency, meets_target=not sized.misses, misses=sized.misses,
         list_cost_usd=list_cost, credits_applied_usd=applied, out_of_pocket_usd=out_of_pocket,
-        usd_per_million_tokens=per_million, credit_uses=uses, bound=operating.bound,
+        usd_per_million_tokens=per_million, credit_uses=uses, bound=sized.operating.bound,
     )  # fmt: skip
 
 

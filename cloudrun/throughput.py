@@ -61,6 +61,7 @@ class GpuSpec:
     interconnect: str  # nvlink or pcie
     interconnect_gb_per_s: Decimal
     source: str
+    tdp_w: int = 0  # the datasheet's maximum board power, watts (0: not known)
 
     def tflops(self, precision: Precision) -> Decimal:
         """Return the dense TFLOPS the matrix multiplies run at for weights of `precision`.
@@ -100,7 +101,7 @@ def _to_spec(row: dict[str, str]) -> GpuSpec:
         gpu_model=row["gpu_model"], memory_gb=Decimal(row["memory_gb"]), hbm_gb_per_s=Decimal(row["hbm_gb_per_s"]),
         bf16_tflops=Decimal(row["bf16_tflops"]), fp8_tflops=optional("fp8_tflops"), int8_tops=optional("int8_tops"),
         interconnect=row["interconnect"], interconnect_gb_per_s=Decimal(row["interconnect_gb_per_s"]),
-        source=row["source"],
+        source=row["source"], tdp_w=int(row["tdp_w"] or 0),
     )  # fmt: skip
 
 
