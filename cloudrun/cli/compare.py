@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cloudrun.cli.plan import ConfigOpt, LatencyOpt, ModelArg, PrecisionOpt, QuantizedOpt, TokensPerSOpt
+from cloudrun.cli.plan import ConfigOpt, LatencyOpt, ModelArg, PrecisionOpt, QuantizedOpt, ScenarioOpt, TokensPerSOpt
 from cloudrun.models import Precision
 from cloudrun.terminal import JsonOpt, app, errors_to_exit, out, print_json, split_values
 
@@ -29,6 +29,7 @@ def compare(
     load: str | None = typer.Option(None, "--load", help='The traffic, "RATE req/min, IN in, OUT out".'),
     latency_p50: float | None = LatencyOpt,
     tokens_per_s: float | None = TokensPerSOpt,
+    scenario: str | None = ScenarioOpt,
     local_spec: str | None = LocalSpecOpt,
     power_w: float | None = typer.Option(
         None, "--power-w", help="The box's average draw, watts (default: the GPUs' datasheet maximum + 300 W host)."
@@ -52,15 +53,17 @@ def compare(
 ) -> None:
     """Local hardware vs cloud endpoints for the same load: total cost of ownership and the break-even month."""
     from cloudrun import compare as comparing  # the planner loads only when the command runs
-    from cloudrun import inputs
+    from cloudrun import inputs, scenarios
     from cloudrun.cli import plan_load, render_compare
     from cloudrun.inputs.local_gpu import local_gpus
 
     if output is not None:
         render_compare.require_matplotlib()  # refused before any work, not after
     spec, gpus = local_gpus(local, local_spec)
-    wanted = plan_load.targets(latency_p50, tokens_per_s)
+    preset = scenarios.scenario(scenario)
+    wanted = plan_load.targets(*plan_load.with_preset(preset, latency_p50, tokens_per_s))
     traffic, notes = plan_load.resolve_load(load, wanted)
+    notes = [*(f"scenario {preset.name}: {line}" for line in (preset.explanation if preset else ())), *notes]
     result = comparing.compare(
         model, local_spec=spec, local_gpus=gpus, months=months, load=traffic, targets=wanted,
         hardware_usd=inputs.positive(hardware_usd, "--hardware-usd", "USD"),
@@ -74,7 +77,7 @@ def compare(
     if output is not None:
         render_compare.save_png(result, output)
     if as_json:
-        print_json(render_compare.comparison_json(result, notes))
+        print_json({**render_compare.comparison_json(result, notes), **plan_load.scenario_json(preset)})
     else:
         render_compare.print_comparison(out, result, notes)
         if output is not None:

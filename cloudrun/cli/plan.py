@@ -27,6 +27,8 @@ LatencyOpt = typer.Option(None, "--latency-p50", help="Target p50 latency (time 
 TokensPerSOpt = typer.Option(None, "--tokens-per-s", help="Target output tokens per second, at least.")
 RankByOpt = typer.Option(None, "--rank-by", help="per-token or per-hour (default: per-token with --load or a target).")
 ExplainOpt = typer.Option(False, "--explain", help="Print the throughput model's assumptions with the table.")
+ScenarioOpt = typer.Option(None, "--scenario", help="realtime, batch or private: preset targets (flags given win), "
+                           "with what each recommends.")  # fmt: skip
 QuantizedOpt = typer.Option(None, "--quantized-model", help="Serve this pre-quantized checkpoint of the model "
                             "(AWQ, GPTQ, FP8), e.g. TheBloke/deepseek-llm-67b-chat-AWQ.")  # fmt: skip
 
@@ -83,10 +85,12 @@ def plan(
     tokens_per_s: float | None = TokensPerSOpt,
     rank_by: str | None = RankByOpt,
     explain: bool = ExplainOpt,
+    scenario: str | None = ScenarioOpt,
 ) -> None:
     """Every offer the model fits, ranked by what you would pay after credits (per token with --load)."""
     now = datetime.now(timezone.utc)
-    if load is not None or latency_p50 is not None or tokens_per_s is not None or rank_by is not None or explain:
+    asked = (load, latency_p50, tokens_per_s, rank_by, scenario)
+    if explain or any(value is not None for value in asked):
         from cloudrun.cli import plan_load  # the per-token path's modules load only when asked for
 
         common = dict(precision=precision, context=context, concurrency=concurrency, config=config,
@@ -94,7 +98,8 @@ def plan(
                       exclude=split_values(exclude), regions=split_values(region), spot=spot, catalog_file=catalog,
                       credits_file=credits, include_infeasible=show_all, now=now)  # fmt: skip
         plan_load.run(model, common, load=load, latency_p50=latency_p50, tokens_per_s=tokens_per_s,
-                      rank_by=rank_by, explain=explain, as_json=as_json, show_all=show_all)  # fmt: skip
+                      rank_by=rank_by, explain=explain, as_json=as_json, show_all=show_all,
+                      scenario=scenario)  # fmt: skip
         return
     result = api.plan(
         model,
