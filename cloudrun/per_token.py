@@ -210,4 +210,6 @@ def _unpriced(option: PlanOption, why: str) -> TokenOption:
 def closest(token_plan: TokenPlan, n: int = 3) -> list[TokenOption]:
     """Return the `n` options nearest to meeting the targets (when none does): priced ones, fewest misses first."""
     priced = [t for t in token_plan.options if t.usd_per_million_tokens is not None and t.option.fit.feasible]
+    if not priced:  # none could even be priced: their reasons are the answer
+        return list(token_plan.options[:n])
     return sorted(priced, key=lambda t: (len(t.misses), t.latency_p50_ms or 0, t.usd_per_million_tokens))[:n]

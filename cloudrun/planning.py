@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cloudrun import catalog, credits, inputs, per_token, scheduler, sizing
 from cloudrun.credits import ledger
+from cloudrun.errors import InvalidInput
 from cloudrun.inputs.load import Load
 from cloudrun.models import CreditGrant, MemoryNeed, Plan, Precision
 
@@ -92,7 +93,18 @@ def plan_per_token(
     """
     now = now or datetime.now(timezone.utc)
     chosen = resolve_grants(credits_file, grants, now)
-    ranked = plan(model, grants=chosen, now=now, **plan_options)  # type: ignore[arg-type]
+    tokens = load.input_tokens + load.output_tokens
+    derived = plan_options.get("context") is None
+    if derived:  # the fit then asks room for one whole request of the load, as the per-token sizing does
+        plan_options["context"] = tokens
+    try:
+        ranked = plan(model, grants=chosen, now=now, **plan_options)  # type: ignore[arg-type]
+    except InvalidInput as err:
+        if derived and err.message.startswith("context "):
+            raise InvalidInput(f"--load asks for {tokens:,} tokens a request ({load.input_tokens:,} in + "
+                               f"{load.output_tokens:,} out): {err.message}",
+                               hint="shorten the requests in --load") from err  # fmt: skip
+        raise
     return per_token.price(ranked, load, targets or per_token.Targets(), chosen, now, rank_by=rank_by, notes=notes)
 
 

@@ -5,6 +5,8 @@ import sys
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cloudrun import tco
@@ -115,3 +117,13 @@ def test_output_without_matplotlib_is_refused_before_any_work(monkeypatch, tmp_p
     result = runner.invoke(app, [*BASE, "--local", "H100 x2", "--output", str(tmp_path / "chart.png")])
     assert result.exit_code == 2 and "matplotlib" in result.output
     assert not (tmp_path / "chart.png").exists()
+
+
+@settings(max_examples=60, derandomize=True, database=None)
+@given(st.text(max_size=30), st.one_of(st.none(), st.text(max_size=40)))
+def test_any_local_text_is_a_gpu_or_a_refusal(text, spec_text):
+    try:
+        spec, count = local_gpus(text, spec_text)
+    except InvalidInput:
+        return
+    assert 1 <= count <= 64 and spec.hbm_gb_per_s > 0 and spec.memory_gb > 0

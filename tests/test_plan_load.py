@@ -101,7 +101,7 @@ def test_more_traffic_needs_more_replicas_and_costs_more_per_hour_not_per_token(
 
 
 def test_a_latency_target_no_option_meets_names_why():
-    tight = _plan("60 req/min, 4000 in, 300 out", Targets(latency_p50_ms=Decimal(1)))
+    tight = _plan("60 req/min, 3000 in, 300 out", Targets(latency_p50_ms=Decimal(1)))
     assert not any(t.meets_target for t in tight.options)
     assert all("p50 latency" in t.misses[0] for t in tight.options if t.usd_per_million_tokens is not None)
 
@@ -124,7 +124,7 @@ def test_the_json_has_the_issue_fields_and_the_assumptions():
 def test_the_table_shows_the_throughput_and_explain_the_assumptions():
     result = runner.invoke(app, ["plan", MODEL, "--load", LOAD, "--explain"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "$/1M tok" in result.output and "tok/s" in result.output and "TPOT ms" in result.output
+    assert "$/Mtok" in result.output and "tok/s" in result.output and "TPOT ms" in result.output
     assert "Cheapest per token" in result.output and "memory-bandwidth bound" in result.output
 
 
@@ -135,3 +135,15 @@ def test_bad_targets_exit_2(args):
     result = runner.invoke(app, ["plan", MODEL, *args])
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_requests_longer_than_the_model_reads_are_refused_naming_the_load():
+    result = runner.invoke(app, ["plan", MODEL, "--load", "60 req/min, 3900 in, 300 out"])
+    assert result.exit_code == 2
+    assert "--load asks for 4,200 tokens a request" in result.output and "maximum of 4096" in result.output
+
+
+def test_the_fit_asks_room_for_one_request_of_the_load_not_the_default_context():
+    short = _plan("60 req/min, 100 in, 100 out")
+    assert short.plan.need.context == 200
+    assert all(t.max_concurrency >= 1 for t in short.options if t.usd_per_million_tokens is not None)

@@ -15,10 +15,10 @@ from cloudrun.per_token import TokenOption, TokenPlan, closest
 
 COLUMNS = (
     tables.Column("#"), tables.Column("where"), tables.Column("instance"), tables.Column("GPUs", 2),
-    tables.Column("TP", 7), tables.Column("replicas", right=True), tables.Column("tok/s", right=True),
+    tables.Column("TP", 7), tables.Column("rep", right=True), tables.Column("tok/s", right=True),
     tables.Column("TPOT ms", 3, right=True), tables.Column("p50 ms", 4, right=True),
-    tables.Column("max conc", 5, right=True), tables.Column("target", 1), tables.Column("$/h", 6, right=True),
-    tables.Column("you pay", 1, right=True), tables.Column("$/1M tok", right=True),
+    tables.Column("max conc", 5, right=True), tables.Column("target"), tables.Column("$/h", 6, right=True),
+    tables.Column("you pay", 1, right=True), tables.Column("$/Mtok", right=True),
 )  # fmt: skip
 
 
@@ -92,6 +92,8 @@ def print_token_plan(
     styles = [None if t.meets_target else "dim" for t in shown]
     table, dropped = tables.fitted(console, COLUMNS, rows, styles=styles)
     console.print(table)
+    console.print("rep: replicas the load needs; tok/s: output tokens/s they sustain within the targets; $/Mtok: $ per "
+                  "1M output tokens after credits", style="dim", highlight=False)  # fmt: skip
     if dropped:
         console.print(f"narrow terminal: {', '.join(dropped)} left out (`--json` has everything)", style="dim")
     _print_verdict(console, tp)

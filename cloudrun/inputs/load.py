@@ -39,7 +39,7 @@ class Load:
         return self.requests_per_minute * self.output_tokens / 60
 
     def describe(self) -> str:
-        return f"{self.requests_per_minute.normalize():f} req/min, {self.input_tokens} in, {self.output_tokens} out"
+        return f"{float(self.requests_per_minute):,.6g} req/min, {self.input_tokens} in, {self.output_tokens} out"
 
 
 def load(text: object, flag: str = "--load") -> Load:
