@@ -32,7 +32,8 @@ from cloudrun.models import MemoryNeed, Precision
 # published figures in cloudrun/data/throughput_points.csv: NVIDIA NIM's Llama-3.3-70B fp8 ITL on 2x H100
 # (docs.nvidia.com/nim/benchmarking/llm/1.0.0/performance), NeMo's Llama-2-7B latencies at TP1-TP8 on A100 and H100
 # (docs.nvidia.com/nemo-framework/user-guide/latest/performance/llama.html) and a vLLM Llama-3.1-8B sweep on an
-# A100 40GB (johnmusgrave.com/p/vllm-throughput-latency-sweep-on, which itself reads 77% of the roofline).
+# A100 40GB (johnmusgrave.com/p/vllm-throughput-latency-sweep-on, which itself reads 77% of the roofline). Two points
+# of vLLM's own CI on H200 (Llama-3.1-8B TP1, Llama-3-70B TP4) were added after the fit and held out: -1.5%, +7.7%.
 # No PCIe multi-GPU point was found: the PCIe all-reduce figure is an assumption (twice NVLink's), not a fit.
 #
 # Share of the datasheet HBM bandwidth a decode step achieves.
