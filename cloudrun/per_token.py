@@ -152,6 +152,8 @@ def _price_option(
     grants: Sequence[CreditGrant], now: datetime,
 ) -> TokenOption:  # fmt: skip
     offer = option.offer
+    if not option.fit.feasible:  # listed by --all: the fit's own reason says why
+        return _unpriced(option, "; ".join(option.fit.reasons) or "does not fit")
     spec = throughput.gpu_spec(offer.gpu_model, offer.gpu_memory_gb)
     if spec is None:
         return _unpriced(option, f"no datasheet figures for {offer.gpu_model}: add it to cloudrun/data/gpu_specs.csv")
