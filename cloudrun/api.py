@@ -27,6 +27,7 @@ from cloudrun.deployer import DeployTarget
 from cloudrun.errors import CloudrunError, Conflict, InvalidInput, NotFound
 from cloudrun.models import PROVIDERS, CheckResult, Deployment, Limits, PlanOption
 from cloudrun.planning import plan as plan
+from cloudrun.planning import plan_per_token as plan_per_token
 from cloudrun.planning import resolve_grants as resolve_grants
 from cloudrun.planning import size as size
 from cloudrun.provider import Provider, ProviderLoader

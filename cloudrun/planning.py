@@ -8,9 +8,15 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cloudrun import catalog, credits, inputs, paths, scheduler, sizing
+from cloudrun.errors import InvalidInput
 from cloudrun.plain import CreditGrant, MemoryNeed, Plan, Precision
+
+if TYPE_CHECKING:  # the per-token path is imported when it is asked for: a plain `plan` does not pay for it
+    from cloudrun import per_token
+    from cloudrun.inputs.load import Load
 
 
 def size(
@@ -69,6 +75,42 @@ def plan(
         include_infeasible=include_infeasible,
         catalog_source=str(catalog_file) if catalog_file else "bundled snapshot",
     )
+
+
+def plan_per_token(
+    model: str | None,
+    *,
+    load: Load,
+    targets: per_token.Targets | None = None,
+    rank_by: str = "per-token",
+    credits_file: Path | None = None,
+    grants: Sequence[CreditGrant] | None = None,
+    now: datetime | None = None,
+    notes: Sequence[str] = (),
+    **plan_options: object,
+) -> per_token.TokenPlan:
+    """Return every placement priced per million output tokens of `load` after credits, ranked by `rank_by`.
+
+    `plan_options` are `plan`'s (precision, context, hours, providers, spot, ...): the same offers, fitted and
+    served the same way; each option then gets its throughput, the replicas the load needs and the targets' verdict.
+    """
+    from cloudrun import per_token
+
+    now = now or datetime.now(timezone.utc)
+    chosen = resolve_grants(credits_file, grants, now)
+    tokens = load.input_tokens + load.output_tokens
+    derived = plan_options.get("context") is None
+    if derived:  # the fit then asks room for one whole request of the load, as the per-token sizing does
+        plan_options["context"] = tokens
+    try:
+        ranked = plan(model, grants=chosen, now=now, **plan_options)  # type: ignore[arg-type]
+    except InvalidInput as err:
+        if derived and err.message.startswith("context "):
+            raise InvalidInput(f"--load asks for {tokens:,} tokens a request ({load.input_tokens:,} in + "
+                               f"{load.output_tokens:,} out): {err.message}",
+                               hint="shorten the requests in --load") from err  # fmt: skip
+        raise
+    return per_token.price(ranked, load, targets or per_token.Targets(), chosen, now, rank_by=rank_by, notes=notes)
 
 
 def resolve_grants(

@@ -20,7 +20,10 @@ from cloudrun.terminal import _RootGroup, app, errors_to_exit, out
 # own help is asked), and its one-line help as --help lists it (tests/test_cli_startup.py: equal to the command's).
 _RootGroup.lazy.update({
     "size": ("cloudrun.cli.plan", "How much GPU memory a model needs: parameters, weights, KV cache per token, total."),
-    "plan": ("cloudrun.cli.plan", "Every offer the model fits, ranked by what you would pay after credits."),
+    "plan": ("cloudrun.cli.plan", "Every offer the model fits, ranked by what you would pay after credits (per "
+             "token with --load)."),
+    "compare": ("cloudrun.cli.compare", "Local hardware vs cloud endpoints for the same load: total cost of ownership "
+                "and the break-even month."),
     "deploy": ("cloudrun.cli.deploy", "Deploy a model as an endpoint: plan, confirm, create, wait until in service, "
                "fail over on quota/capacity."),
     "status": ("cloudrun.cli.deploy", "Deployments with their status, uptime, $/h and cost so far."),

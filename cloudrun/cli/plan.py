@@ -17,6 +17,18 @@ PrecisionOpt = typer.Option(None, "--precision", help="bf16, fp8, int8 or int4 (
 ContextOpt = typer.Option(None, "--context", help="Tokens per request to hold in KV cache (default 4096 or less).")
 ConcurrencyOpt = typer.Option(1, "--concurrency", help="Requests served at once, each with a full context.")
 ConfigOpt = typer.Option(None, "--config", help="Path to a Hugging Face config.json, for any other model.")
+LoadOpt = typer.Option(
+    None,
+    "--load",
+    help='The traffic to serve, "RATE req/min, IN in, OUT out" (e.g. "60 req/min, '
+    '500 in, 300 out"): adds throughput, replicas and $ per 1M tokens to each option.',
+)
+LatencyOpt = typer.Option(None, "--latency-p50", help="Target p50 latency (time to first token), ms.")
+TokensPerSOpt = typer.Option(None, "--tokens-per-s", help="Target output tokens per second, at least.")
+RankByOpt = typer.Option(None, "--rank-by", help="per-token or per-hour (default: per-token with --load or a target).")
+ExplainOpt = typer.Option(False, "--explain", help="Print the throughput model's assumptions with the table.")
+ScenarioOpt = typer.Option(None, "--scenario", help="realtime, batch or private: preset targets (flags given win), "
+                           "with what each recommends.")  # fmt: skip
 QuantizedOpt = typer.Option(None, "--quantized-model", help="Serve this pre-quantized checkpoint of the model "
                             "(AWQ, GPTQ, FP8), e.g. TheBloke/deepseek-llm-67b-chat-AWQ.")  # fmt: skip
 
@@ -68,9 +80,27 @@ def plan(
         False, "--all", help="List every option (not the 10 cheapest), and the offers the model does not fit, with why."
     ),
     sources: bool = typer.Option(False, "--sources", help="Number each price's source and list them."),
+    load: str | None = LoadOpt,
+    latency_p50: float | None = LatencyOpt,
+    tokens_per_s: float | None = TokensPerSOpt,
+    rank_by: str | None = RankByOpt,
+    explain: bool = ExplainOpt,
+    scenario: str | None = ScenarioOpt,
 ) -> None:
-    """Every offer the model fits, ranked by what you would pay after credits."""
+    """Every offer the model fits, ranked by what you would pay after credits (per token with --load)."""
     now = datetime.now(timezone.utc)
+    asked = (load, latency_p50, tokens_per_s, rank_by, scenario)
+    if explain or any(value is not None for value in asked):
+        from cloudrun.cli import plan_load  # the per-token path's modules load only when asked for
+
+        common = dict(precision=precision, context=context, concurrency=concurrency, config=config,
+                      quantized_model=quantized_model, hours=hours, providers=split_values(provider),
+                      exclude=split_values(exclude), regions=split_values(region), spot=spot, catalog_file=catalog,
+                      credits_file=credits, include_infeasible=show_all, now=now)  # fmt: skip
+        plan_load.run(model, common, load=load, latency_p50=latency_p50, tokens_per_s=tokens_per_s,
+                      rank_by=rank_by, explain=explain, as_json=as_json, show_all=show_all,
+                      scenario=scenario)  # fmt: skip
+        return
     result = planning.plan(
         model,
         precision=precision,

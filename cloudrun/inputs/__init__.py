@@ -2,6 +2,8 @@
 
 - flags and file fields: numbers, money, durations, dates, labels (`values`), providers, regions, services and
   account ids (`choices`), each within a bound whose reason is written beside it (`bounds`);
+- traffic and hardware for `plan --load` and `compare`: the load string (`load`), the local GPUs and their
+  figures (`local_gpu`);
 - files (--config, --catalog, --credits): read up to a size cap, decoded strictly, JSON measured for depth before
   it is parsed (`files`); a model's config.json field by field (`model_config`); the catalog's rows
   (cloudrun/catalog.py) and the credit grants (cloudrun/credits/rules.py, the same rule for `--credits FILE` and
