@@ -42,7 +42,7 @@ from cloudrun.models import (
 )
 from cloudrun.provider import ClientFactory, Provider
 
-from . import aws_client, aws_metrics, aws_resources, aws_role, aws_template
+from . import aws_client, aws_metrics, aws_resources, aws_role, aws_storage, aws_template
 from .aws_client import CREDENTIALS_HINT
 from .aws_resources import Listed
 from .common import failure_error
@@ -72,6 +72,7 @@ class SageMakerProvider(Provider):
     supports_spot = False
     has_quota_api = True
     has_invocation_metrics = True
+    can_stage_weights = True
 
     def __init__(
         self,
@@ -217,6 +218,11 @@ class SageMakerProvider(Provider):
         return failure_error(endpoint, kind, aws_client.HINTS, service="SageMaker", unit="instance",
                              otherwise=f"more in CloudWatch Logs: /aws/sagemaker/Endpoints/{endpoint.ref.name}",
                              detail=f"; last log lines:\n{tail}" if tail else "")  # fmt: skip
+
+    def weights_store(self, region: str) -> aws_storage.S3WeightsStore:
+        """Return cloudrun's S3 bucket of staged weights for this account in `region` (aws_storage)."""
+        account = self._call("sts", _GLOBAL_REGION, "get_caller_identity")["Account"]
+        return aws_storage.S3WeightsStore(self._call, region, account)
 
     def resolve_role(self) -> str:
         """Return the execution role ARN: --role, $CLOUDRUN_SAGEMAKER_ROLE_ARN, or cloudrun's own (made if allowed)."""

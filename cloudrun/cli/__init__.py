@@ -21,7 +21,7 @@ from cloudrun.terminal import app, err, errors_to_exit, out
 
 # Each module registers its commands, in the order --help lists them.
 # isort: off
-from cloudrun.cli import plan, deploy, teardown, credits, catalog, config as config_commands  # noqa: F401, E402
+from cloudrun.cli import plan, deploy, stage, teardown, credits, catalog, config as config_commands  # noqa: F401, E402
 # isort: on
 
 
