@@ -6,9 +6,11 @@ Each takes plain values, checks them (cloudrun.inputs) before any call, and rais
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from cloudrun import hub, inputs, planning, staging
 from cloudrun.errors import InvalidInput
@@ -88,3 +90,29 @@ def monthly_cost_usd(copies: list[StagedCopy]) -> dict[str, object]:
     per = {provider: staging.monthly_cost_usd(provider, total) for provider, total in totals.items()}
     return {"total_usd": sum(per.values(), start=Decimal(0)), "by_provider_usd": per,
             "sources": {p: staging.STORAGE_PRICES[p][1] for p in per}}  # fmt: skip
+
+
+def use_staged(deploy_plan: Any, state: StateStore) -> list[str]:
+    """Point each placement at the model's staged copy in its provider and region, where one is recorded; return
+    the URIs used. The adapter checks the copy's manifest before it creates anything (a copy cut short is refused).
+    """
+    used = []
+    for index, target in enumerate(deploy_plan.targets):
+        spec = target.spec
+        found = staged_store.find(state, spec.provider, spec.region, spec.served_model)
+        if found is not None and not spec.weights_uri:
+            staged_spec = spec.model_copy(update={"weights_uri": found.uri})
+            deploy_plan.targets[index] = dataclasses.replace(target, spec=staged_spec)
+            used.append(found.uri)
+    return used
+
+
+def stage_first(state: StateStore, load: ProviderLoader, deploy_plan: Any, **options: Any) -> StageResult | None:
+    """Stage the model in the first placement's provider and region (deploy --stage), unless it is staged there or
+    that provider cannot stage; return what was staged, or None."""
+    spec = deploy_plan.targets[0].spec
+    if staged_store.find(state, spec.provider, spec.region, spec.served_model) is not None:
+        return None
+    if not load(spec.provider).can_stage_weights:
+        return None
+    return stage_model(state, load, spec.served_model, spec.provider, spec.region, **options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -12,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cloudrun import api, inputs, paths
+from cloudrun import api, inputs, paths, stage_ops, time_to_serve
 from cloudrun.cli import render_deploy
 from cloudrun.deployer import DeployInterrupted, WaitPolicy
 from cloudrun.errors import AuthError, CloudrunError, InvalidInput
@@ -32,6 +33,7 @@ from cloudrun.terminal import (
     print_json,
     split_values,
 )
+from cloudrun.warmup import payloads as warmup_payloads
 
 
 def _loader(
@@ -106,12 +108,19 @@ def deploy(
     max_spend: str | None = typer.Option(
         None, "--max-spend", envvar="CLOUDRUN_MAX_SPEND", help="`watch` removes it before it costs more (USD)."
     ),
+    stage: bool = typer.Option(False, "--stage", help="Stage the weights in the first placement's region first "
+                               "(`cloudrun stage`), then load from there."),  # fmt: skip
+    warmup: str | None = typer.Option(None, "--warmup", help="Before reporting ready, send N prompts, or each line "
+                                      "of a JSONL FILE ({\"prompt\": ...})."),  # fmt: skip
     dry_run: bool = DryRunOpt,
     yes: bool = YesOpt,
     as_json: bool = JsonOpt,
     sandbox: bool = SandboxOpt,
 ) -> None:
-    """Deploy a model as an endpoint: plan, confirm, create, wait until in service, fail over on quota/capacity."""
+    """Deploy a model as an endpoint: plan, confirm, create, wait until in service, fail over on quota/capacity.
+
+    Where `cloudrun stage` copied the weights to the placement's region, the endpoint loads them from there (and no
+    Hugging Face token enters it)."""
     enter_sandbox(sandbox)
     plan = api.prepare_deploy(
         model, cheapest=cheapest, provider=provider, region=region, instance_type=instance_type, name=name,
@@ -121,6 +130,18 @@ def deploy(
     )  # fmt: skip
     load = _loader(role, project, subscription, resource_group, workspace)
     console = err if as_json else out
+    warmups = warmup_payloads(warmup) if warmup is not None else None  # checked before anything is created
+    with StateStore() as state:
+        if stage and not dry_run:
+            stage_ops.stage_first(state, load, plan)
+        staged = stage_ops.use_staged(plan, state)
+    first = plan.targets[0]
+    console.print(time_to_serve.estimate(plan.plan.need, first.spec.gpu_count).describe()
+                  + (f"; loading from {first.spec.weights_uri}" if first.spec.weights_uri else ""),
+                  highlight=False, markup=False, style="dim")  # fmt: skip
+    if staged and not first.spec.weights_uri:
+        console.print(f"staged copies exist for later placements only: {', '.join(staged)}", style="dim",
+                      highlight=False, markup=False)  # fmt: skip
     if dry_run:
         render_deploy.print_deploy_plan(console, plan)
         return _dry_run(plan, load, as_json)
@@ -133,9 +154,19 @@ def deploy(
         raise DeployInterrupted(f"interrupted; {plan.name} may be partly created (and billing)",
                                 hint=f"`cloudrun status --refresh` finds it; `cloudrun down {plan.name}` "
                                 "removes it") from None  # fmt: skip
+    report = None
+    if warmups:
+        with StateStore() as state:
+            report = api.warm_up(state, load, result.deployment.name, warmups)
     if as_json:
-        print_json(render_deploy.deployment_json(result.deployment))
+        document = render_deploy.deployment_json(result.deployment)
+        if report is not None:
+            document["warmup"] = dataclasses.asdict(report)
+        print_json(document)
     else:
+        if report is not None:
+            out.print(f"warmed up: {report.requests} requests in {report.seconds:.1f} s, {report.prompt_tokens} "
+                      f"prompt and {report.completion_tokens} completion tokens", highlight=False)  # fmt: skip
         render_deploy.print_deployed(out, result, sandbox=sandbox)
 
 

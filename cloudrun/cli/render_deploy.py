@@ -128,6 +128,8 @@ def deployment_json(deployment: Deployment, now: datetime | None = None) -> dict
         "created_at": deployment.created_at.isoformat(),
         "ready_at": deployment.ready_at.isoformat() if deployment.ready_at else None,
         "deleted_at": deployment.deleted_at.isoformat() if deployment.deleted_at else None,
+        "time_to_serve_s": None if deployment.ready_at is None else round(
+            (deployment.ready_at - deployment.created_at).total_seconds(), 1),  # create -> in service, measured
         "uptime_hours": round(_hours(deployment, now), 4),
         "cost_so_far_usd": round(float(deployment.cost_so_far(now)), 4),
         "adopted": deployment.adopted,
