@@ -33,6 +33,7 @@ class Provider(ABC):
     has_quota_api: ClassVar[bool] = False
     has_invocation_metrics: ClassVar[bool] = False
     can_stage_weights: ClassVar[bool] = False  # weights_store() works: `cloudrun stage` and staged deploys
+    token_visible_in: ClassVar[str] = "the endpoint's environment"  # where a Hub download's HF_TOKEN is readable
 
     @abstractmethod
     def check(self) -> CheckResult:

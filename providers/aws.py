@@ -73,6 +73,10 @@ class SageMakerProvider(Provider):
     has_quota_api = True
     has_invocation_metrics = True
     can_stage_weights = True
+    token_visible_in = (
+        "the SageMaker model's container environment, readable with DescribeModel (CreateModel take"
+        "s no secret reference there)"
+    )
 
     def __init__(
         self,

@@ -93,6 +93,10 @@ class AzureMLProvider(Provider):
     has_quota_api = True
     has_invocation_metrics = True
     can_stage_weights = True
+    token_visible_in = (
+        "the Azure ML deployment's environment variables, readable with a deployment GET (cloudrun "
+        "does not use the preview secret injection through workspace connections yet)"
+    )
 
     def __init__(
         self,

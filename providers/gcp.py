@@ -94,6 +94,10 @@ class VertexProvider(Provider):
     has_quota_api = True
     has_invocation_metrics = True
     can_stage_weights = True
+    token_visible_in = (
+        "the Vertex model's container env, readable with models.get (ModelContainerSpec.env takes p"
+        "lain values)"
+    )
 
     def __init__(
         self,

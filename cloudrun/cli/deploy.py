@@ -17,6 +17,7 @@ from cloudrun import api, inputs, paths, stage_ops, time_to_serve
 from cloudrun.cli import render_deploy
 from cloudrun.deployer import DeployInterrupted, WaitPolicy
 from cloudrun.errors import AuthError, CloudrunError, InvalidInput
+from cloudrun.hub import token as hf_token_set
 from cloudrun.models import PlanOption, Precision
 from cloudrun.state import StateStore
 from cloudrun.terminal import (
@@ -139,6 +140,10 @@ def deploy(
     console.print(time_to_serve.estimate(plan.plan.need, first.spec.gpu_count).describe()
                   + (f"; loading from {first.spec.weights_uri}" if first.spec.weights_uri else ""),
                   highlight=False, markup=False, style="dim")  # fmt: skip
+    if not first.spec.weights_uri and hf_token_set() and not dry_run:
+        where = load(first.spec.provider).token_visible_in
+        console.print(f"[yellow]warning:[/yellow] HF_TOKEN goes into {escape(where)}; `cloudrun stage` first "
+                      "keeps it out of the endpoint", highlight=False)  # fmt: skip
     if staged and not first.spec.weights_uri:
         console.print(f"staged copies exist for later placements only: {', '.join(staged)}", style="dim",
                       highlight=False, markup=False)  # fmt: skip
@@ -224,11 +229,19 @@ def status(
     now = datetime.now(timezone.utc)
     with StateStore() as state:
         rows, report = api.status(state, _loader(), refresh=refresh, include_deleted=show_all)
+        copies = stage_ops.staged(state)
+    storage = stage_ops.monthly_cost_usd(copies)
     if as_json:
         print_json({"deployments": [render_deploy.deployment_json(d, now) for d in rows],
-                    "reconciled": render_deploy.report_json(report)})  # fmt: skip
+                    "reconciled": render_deploy.report_json(report),
+                    "staged_weights": {"copies": len(copies), "bytes": sum(c.total_bytes for c in copies),
+                                       "storage_per_month": storage}})  # fmt: skip
     else:
         render_deploy.print_status(out, rows, report, now)
+        if copies:
+            size_gb = sum(c.total_bytes for c in copies) / 1e9
+            out.print(f"staged weights: {len(copies)} copies, {size_gb:.1f} GB, about ${storage['total_usd']}/month "
+                      "in storage (list prices; `cloudrun stage list`)", highlight=False)  # fmt: skip
 
 
 @app.command()
