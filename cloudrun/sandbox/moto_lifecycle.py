@@ -113,7 +113,9 @@ def _staged_model(account_id: str, source: dict[str, Any]) -> str | None:
     if source.get("S3DataType") != "S3Prefix" or not uri.startswith("s3://") or not uri.endswith("/"):
         return None
     bucket_name, _, prefix = uri.removeprefix("s3://").partition("/")
-    bucket = s3_backends[account_id]["aws"].buckets.get(bucket_name)
+    backends = s3_backends[account_id]
+    backend = backends["aws"] if "aws" in backends else backends["global"]  # moto names S3's partition either way
+    bucket = backend.buckets.get(bucket_name)
     manifest = bucket.keys.get(prefix + "cloudrun-manifest.json") if bucket else None
     if manifest is None:
         return None

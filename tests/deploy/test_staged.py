@@ -86,3 +86,12 @@ def test_stage_rm_marks_the_copy_removed_so_deploys_load_from_the_hub_again(stat
     assert stage_ops.unstage(state, loader(), MODEL, "aws", REGION)
     assert staged_store.find(state, "aws", REGION, MODEL) is None
     assert stage_ops.use_staged(prepare("r1-after", instance_type="ml.g5.2xlarge"), state) == []
+
+
+def test_deploy_stage_stages_in_the_first_placement_region_once_then_loads_from_it(state, hub):
+    plan = prepare("r1-first", instance_type="ml.g5.2xlarge")
+    first = stage_ops.stage_first(state, loader(), plan)
+    assert first is not None and first.manifest.region == REGION and first.sent_bytes > 0
+    assert stage_ops.stage_first(state, loader(), prepare("r1-second", instance_type="ml.g5.2xlarge")) is None
+    assert stage_ops.use_staged(plan, state) == [first.manifest.uri]
+    assert plan.targets[0].spec.weights_uri == first.manifest.uri
