@@ -147,8 +147,8 @@ def bucket_name(provider: str, account: str, region: str) -> str:
     """Return the deterministic bucket name for an account (or project, or workspace) and region.
 
     `cloudrun-weights-<8 hex of sha256(account)>-<region>`: lowercase letters, digits and single hyphens, at most 63
-    characters, so legal as an S3 bucket, a GCS bucket and (lower-cased, no region needed: see azure_storage) a Blob
-    container. The hash keeps the account id out of a globally visible name.
+    characters, so legal as an S3 bucket, a GCS bucket and a Blob container. The hash keeps the account id out of a
+    globally visible name.
     """
     digest = hashlib.sha256(f"{provider}:{account}".encode()).hexdigest()[:8]
     return f"{BUCKET_PREFIX}-{digest}-{region.lower()}"[:63].rstrip("-")
@@ -186,6 +186,8 @@ def stage(store: WeightsStore, model_id: str, *, revision: str = "main", progres
         on_plan(snap, skipped)
     tick = progress or (lambda _n: None)
     tick(skipped)
+    if len(done) < len(snap.files) and prefix + MANIFEST in have:
+        store.delete([prefix + MANIFEST])  # files are about to change: the copy is incomplete until the new one
     entries, sent = [], 0
     for item in snap.files:
         stored = have.get(prefix + item.path)

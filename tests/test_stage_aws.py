@@ -111,3 +111,15 @@ def test_stage_rm_removes_the_model_manifest_first_and_dry_run_removes_nothing(h
     assert staging.remove(store, MODEL) == keys
     assert staging.complete_manifest(store, MODEL) is None
     assert not store.list_objects(MODEL + "/")
+
+
+def test_a_file_changed_under_a_complete_copy_takes_its_manifest_away_until_the_copy_is_whole_again(hub, store):
+    staging.stage(store, MODEL)
+    prefix = f"{MODEL}/{hub_fake.COMMIT}/"
+    store.delete([prefix + "tokenizer.json"])  # as if lost: the next stage must send it again
+    hub.cut_next("tokenizer.json", 3)
+    with pytest.raises(CloudrunError, match="ended"):
+        staging.stage(store, MODEL)
+    assert store.read(prefix + staging.MANIFEST) is None  # no deploy may load it meanwhile
+    assert staging.stage(store, MODEL).sent_bytes == len(hub.state.repo(MODEL)["tokenizer.json"])
+    assert staging.complete_manifest(store, MODEL) is not None
