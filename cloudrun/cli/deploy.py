@@ -240,7 +240,8 @@ def status(
         render_deploy.print_status(out, rows, report, now)
         if copies:
             size_gb = sum(c.total_bytes for c in copies) / 1e9
-            out.print(f"staged weights: {len(copies)} copies, {size_gb:.1f} GB, about ${storage['total_usd']}/month "
+            count = f"{len(copies)} cop{'y' if len(copies) == 1 else 'ies'}"
+            out.print(f"staged weights: {count}, {size_gb:.1f} GB, about ${storage['total_usd']}/month "
                       "in storage (list prices; `cloudrun stage list`)", highlight=False)  # fmt: skip
 
 
