@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -252,8 +253,11 @@ class FakeArm(ArmState):
             container, _, prefix = uri.removeprefix(ours).partition("/")
             if not self.blob.blobs_under(container, prefix):
                 return arm_error(400, "UserError", f"No files were found at the model path {uri}.")
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.models[key] = {"id": self._ws_id(f"/models/{name}/versions/{parts[3]}"), "name": parts[3],
                             "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
+                            "systemData": {"createdAt": stamp, "createdBy": "cloudrun-sandbox", "createdByType": "User",
+                                           "lastModifiedAt": stamp},  # as ARM answers (older SDKs read it)
                             "properties": {"flavors": {}, "provisioningState": "Succeeded",
                                            **(document.get("properties") or {})}}  # fmt: skip  # as ARM answers
         return 201, {}, self.models[key]
