@@ -30,6 +30,7 @@ fuzz: $(BIN)/cloudrun
 bench: $(BIN)/cloudrun
 	$(BIN)/python benchmarks/bench_plan.py
 	$(BIN)/python benchmarks/bench_deploy.py
+	$(BIN)/python benchmarks/bench_stage.py
 
 # Opt-in, on a real account, never in CI: deploys the smallest model on PROVIDER's cheapest GPU, calls it, removes
 # it, prints the cost (docs/live-test.md). Needs CLOUDRUN_LIVE_TEST=1 and that provider's credentials.

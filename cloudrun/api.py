@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from cloudrun import credits as credit_rules
-from cloudrun import deployer, inputs, scheduler
+from cloudrun import deployer, inputs, scheduler, warmup
 from cloudrun import provider as registry
 from cloudrun.credits import presets
 from cloudrun.credits import sync as credit_sync
@@ -38,7 +38,8 @@ from cloudrun.teardown.idle import Policy
 
 __all__ = ["DeployPlan", "add_credit", "check", "credit_from_flags", "credits", "deploy", "down", "down_all",
            "dry_run_requests", "invoke", "live_deployment", "plan", "precheck", "prepare_deploy", "provider_loader",
-           "remove_credit", "resolve_grants", "size", "status", "sync_credits", "teardown", "watch_policy"]  # fmt: skip
+           "remove_credit", "resolve_grants", "size", "status", "sync_credits", "teardown", "warm_up",
+           "watch_policy"]  # fmt: skip
 
 Confirm = Callable[[DeployPlan, list[tuple[str, str]]], None]
 """(plan, skipped placements as (where, why)) -> None: shows the plan and raises (or exits) unless the user agrees."""
@@ -168,6 +169,17 @@ def invoke(
         raise NotFound(f"{name} has no endpoint in {row.provider} {row.region}", hint="`cloudrun status --refresh`")
     payload = {"messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens}
     return provider.invoke(ref, payload)
+
+
+def warm_up(state: StateStore, load_provider: ProviderLoader, name: str,
+            payloads: list[dict[str, Any]]) -> warmup.WarmupReport:  # fmt: skip
+    """Return what warming the deployment up took: each payload sent in turn (cloudrun.warmup)."""
+    row = live_deployment(state, name)
+    provider = load_provider(row.provider)
+    ref = fleet.find_ref(provider, row)
+    if ref is None:
+        raise NotFound(f"{name} has no endpoint in {row.provider} {row.region}", hint="`cloudrun status --refresh`")
+    return warmup.run(lambda payload: provider.invoke(ref, payload), payloads)
 
 
 def check(names: Sequence[str] = PROVIDERS) -> list[CheckResult]:

@@ -63,6 +63,7 @@ class DeploySpec(_Frozen):
     quantization: str | None = Field(default=None, description="vLLM --quantization to apply as it loads, or None")
     checkpoint: str = Field(default="", description="the checkpoint the container loads (default: model_id)")
     startup_estimate_s: int = Field(default=0, description="pessimistic seconds from start to serving (0: unknown)")
+    weights_uri: str = Field(default="", description="staged weights (cloudrun stage) loaded instead of the Hub's")
 
     @property
     def served_model(self) -> str:

@@ -17,6 +17,9 @@ from cloudrun.errors import CloudrunError, InvalidInput
 if TYPE_CHECKING:  # annotations only: the registry below is read by `cloudrun --help`, which never needs pydantic
     from cloudrun.models import CheckResult, DeploySpec, Endpoint, EndpointRef, Removal
 
+if TYPE_CHECKING:
+    from cloudrun.staging import WeightsStore
+
 ClientFactory = Callable[[str, str], Any]
 """(sdk service name, region) -> client: the seam tests use to hand an adapter a faked client."""
 
@@ -31,6 +34,8 @@ class Provider(ABC):
     supports_spot: ClassVar[bool] = False
     has_quota_api: ClassVar[bool] = False
     has_invocation_metrics: ClassVar[bool] = False
+    can_stage_weights: ClassVar[bool] = False  # weights_store() works: `cloudrun stage` and staged deploys
+    token_visible_in: ClassVar[str] = "the endpoint's environment"  # where a Hub download's HF_TOKEN is readable
 
     @abstractmethod
     def check(self) -> CheckResult:
@@ -96,6 +101,11 @@ class Provider(ABC):
         The deployer skips such a placement with the reason and tries the next one.
         """
         return None
+
+    def weights_store(self, region: str) -> WeightsStore:
+        """Return cloudrun's bucket of staged weights in `region` (cloudrun.staging); adapters that can stage say so
+        with `can_stage_weights`."""
+        raise InvalidInput(f"cloudrun cannot stage weights on {self.name} yet", hint="deploy loads from the Hub")
 
     def failure_error(self, endpoint: Endpoint) -> CloudrunError:
         """Return the error a failed endpoint stands for; adapters map capacity and quota reasons."""

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from cloudrun import retry
+from cloudrun import retry, staging
 from cloudrun.errors import (
     AuthError,
     CloudrunError,
@@ -42,7 +42,7 @@ from cloudrun.models import (
 )
 from cloudrun.provider import ClientFactory, Provider
 
-from . import aws_client, aws_metrics, aws_resources, aws_role, aws_template
+from . import aws_client, aws_metrics, aws_resources, aws_role, aws_storage, aws_template
 from .aws_client import CREDENTIALS_HINT
 from .aws_resources import Listed
 from .common import failure_error
@@ -72,6 +72,11 @@ class SageMakerProvider(Provider):
     supports_spot = False
     has_quota_api = True
     has_invocation_metrics = True
+    can_stage_weights = True
+    token_visible_in = (
+        "the SageMaker model's container environment, readable with DescribeModel (CreateModel take"
+        "s no secret reference there)"
+    )
 
     def __init__(
         self,
@@ -127,10 +132,13 @@ class SageMakerProvider(Provider):
         """Create the model, endpoint config and endpoint named spec.name; roll back on a failed step."""
         if spec.provider != self.name or spec.spot:
             raise InvalidInput(f"the aws adapter cannot deploy this spec (provider {spec.provider}, spot {spec.spot})")
+        if spec.weights_uri:
+            self._require_staged(spec)
         role_arn = self.resolve_role()
         aws_resources.refuse_existing(self._call, spec)
         created: list[str] = []
-        for operation, params in aws_template.requests(spec, role_arn, aws_template.hf_token()):
+        token = None if spec.weights_uri else aws_template.hf_token()
+        for operation, params in aws_template.requests(spec, role_arn, token):
             kind = operation.removeprefix("create_")
             try:
                 aws_resources.create_step(self._call, spec.region, operation, params, self._sleep)
@@ -218,6 +226,20 @@ class SageMakerProvider(Provider):
                              otherwise=f"more in CloudWatch Logs: /aws/sagemaker/Endpoints/{endpoint.ref.name}",
                              detail=f"; last log lines:\n{tail}" if tail else "")  # fmt: skip
 
+    def weights_store(self, region: str) -> aws_storage.S3WeightsStore:
+        """Return cloudrun's S3 bucket of staged weights for this account in `region` (aws_storage)."""
+        account = self._call("sts", _GLOBAL_REGION, "get_caller_identity")["Account"]
+        return aws_storage.S3WeightsStore(self._call, region, account)
+
+    def _require_staged(self, spec: DeploySpec) -> None:
+        """Raise InvalidInput unless the staged weights the spec names have their manifest (written last by `stage`)."""
+        store = self.weights_store(spec.region)
+        prefix = spec.weights_uri.removeprefix(f"s3://{store.bucket}/")
+        if prefix == spec.weights_uri or store.read(prefix + staging.MANIFEST) is None:
+            raise InvalidInput(f"the staged weights at {spec.weights_uri} are not complete (no manifest)",
+                               hint=f"stage them again: `cloudrun stage {spec.served_model} --provider aws "
+                               f"--region {spec.region}`")  # fmt: skip
+
     def resolve_role(self) -> str:
         """Return the execution role ARN: --role, $CLOUDRUN_SAGEMAKER_ROLE_ARN, or cloudrun's own (made if allowed)."""
         if not self._role_arn:
@@ -226,7 +248,7 @@ class SageMakerProvider(Provider):
 
     def render_requests(self, spec: DeploySpec, role_arn: str | None = None) -> list[aws_template.Request]:
         """Return the (operation, params) calls create() sends, sending nothing: token redacted, role as known."""
-        token = aws_template.REDACTED_TOKEN if aws_template.hf_token() else None
+        token = aws_template.REDACTED_TOKEN if aws_template.hf_token() and not spec.weights_uri else None
         return aws_template.requests(spec, aws_role.known_without_calls(role_arn or self._role_arn), token)
 
     def _searched(self, region: str) -> list[dict[str, Any]]:

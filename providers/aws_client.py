@@ -49,6 +49,10 @@ _ERRORS: dict[str, type[CloudrunError]] = {
         (AuthError, "UnrecognizedClientException InvalidClientTokenId"),
         (Conflict, "ResourceInUse EntityAlreadyExists"),
         (NotFound, "ResourceNotFound ResourceNotFoundException NoSuchEntity NoSuchResourceException"),
+        # S3 (staged weights, aws_storage): HEAD answers carry the bare HTTP status as their code
+        (Conflict, "BucketAlreadyExists BucketAlreadyOwnedByYou"),
+        (NotFound, "NoSuchBucket NoSuchKey NoSuchTagSet NoSuchUpload 404"),
+        (AuthError, "403"),
         (Transient, "InternalFailure InternalError ServiceUnavailable ServiceUnavailableException"),
         (Transient, "ModelNotReadyException"),  # invoke_endpoint before the model has loaded
     )

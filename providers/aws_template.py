@@ -62,14 +62,20 @@ def container(spec: DeploySpec, token: str | None) -> dict[str, Any]:
         "context": spec.context,
     }
     environment = {key: value.format(**values) for key, value in template["environment"].items()}
+    staged = template["staged"]
+    if spec.weights_uri:  # SageMaker copies the prefix into /opt/ml/model before the container starts
+        environment[staged["model_env"]] = staged["model_dir"]
     environment[template["dtype_env"]] = template["dtypes"][spec.dtype]
     if spec.quantization:
         environment[template["quantization_env"]] = spec.quantization
     if needs_remote_code(spec, template["trust_remote_code_models"]):
         environment["OPTION_TRUST_REMOTE_CODE"] = "true"
-    if token:
+    container = {"Image": image_uri(spec.region), "Environment": environment}
+    if spec.weights_uri:
+        container["ModelDataSource"] = {"S3DataSource": {"S3Uri": spec.weights_uri, **staged["s3_data_source"]}}
+    elif token:  # only a Hub download needs it: staged weights never put the token in the model's environment
         environment["HF_TOKEN"] = token
-    return {"Image": image_uri(spec.region), "Environment": environment}
+    return container
 
 
 def requests(spec: DeploySpec, role_arn: str, token: str | None) -> list[Request]:

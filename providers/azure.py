@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from cloudrun import retry
+from cloudrun import retry, staging
 from cloudrun.errors import (
     CapacityUnavailable,
     CloudrunError,
@@ -43,6 +43,7 @@ from cloudrun.errors import (
     InvalidInput,
     NotFound,
 )
+from cloudrun.loopback import is_loopback
 from cloudrun.models import (
     DEPLOYMENT_TAG,
     MANAGED_TAG,
@@ -55,7 +56,7 @@ from cloudrun.models import (
 )
 from cloudrun.provider import ClientFactory, Provider
 
-from . import azure_client, azure_metrics, azure_quota, azure_template
+from . import azure_client, azure_metrics, azure_quota, azure_storage, azure_template
 from .azure_client import CREDENTIALS_HINT
 from .azure_resources import (
     Observed,
@@ -63,6 +64,7 @@ from .azure_resources import (
     deployment_entity,
     endpoint_entity,
     managed,
+    model_entity,
     needs_traffic,
     observe,
     region_key,
@@ -92,6 +94,11 @@ class AzureMLProvider(Provider):
     supports_spot = False
     has_quota_api = True
     has_invocation_metrics = True
+    can_stage_weights = True
+    token_visible_in = (
+        "the Azure ML deployment's environment variables, readable with a deployment GET (cloudrun "
+        "does not use the preview secret injection through workspace connections yet)"
+    )
 
     def __init__(
         self,
@@ -176,7 +183,10 @@ class AzureMLProvider(Provider):
         self._check_region(spec.region)
         if self._find_endpoint(spec.name) is not None:
             raise Conflict(f"an Azure ML online endpoint named {spec.name} already exists", hint=CONFLICT_HINT)
-        (_, endpoint), (_, deployment), _traffic = azure_template.requests(spec, azure_template.hf_token())
+        token = None if spec.weights_uri else azure_template.hf_token()
+        (_, endpoint), (_, deployment), _traffic = azure_template.requests(spec, token)
+        if spec.weights_uri:
+            self._register_staged(spec)
         try:
             poller = self._begin(lambda: self._ml().online_endpoints.begin_create_or_update(endpoint_entity(endpoint)))
             self._wait(poller, f"endpoint {spec.name}", _ENDPOINT_DEADLINE_S)
@@ -191,8 +201,9 @@ class AzureMLProvider(Provider):
 
     def render_requests(self, spec: DeploySpec) -> list[tuple[str, dict[str, Any]]]:
         """Return the calls create() makes, sending nothing: the Hugging Face token redacted."""
-        token = azure_template.REDACTED_TOKEN if azure_template.hf_token() else None
-        return azure_template.requests(spec, token)
+        token = azure_template.REDACTED_TOKEN if azure_template.hf_token() and not spec.weights_uri else None
+        staged = [("models.create_or_update", azure_template.model_asset(spec))] if spec.weights_uri else []
+        return staged + azure_template.requests(spec, token)
 
     def describe(self, ref: EndpointRef) -> Endpoint:
         """Return the endpoint's state (endpoint, deployment and traffic together); NotFound if it is gone."""
@@ -326,6 +337,41 @@ class AzureMLProvider(Provider):
                 f"in {region}",
                 hint=f"plan with --region {location}, or point cloudrun at a workspace in {region}",
             )
+
+    def weights_store(self, region: str) -> azure_storage.BlobWeightsStore:
+        """Return cloudrun's Blob container of staged weights in the workspace's storage account (azure_storage).
+
+        The workspace's region is the only one: a managed online deployment reads model assets from its workspace.
+        """
+        ml = self._ml()
+        workspace = self._call(lambda: ml.workspaces.get(ml.workspace_name))
+        location = str(workspace.location)
+        if region != location:
+            raise InvalidInput(f"workspace {ml.workspace_name} is in {location}: its weights are staged there",
+                               hint=f"use --region {location}")  # fmt: skip
+        account = str(workspace.storage_account or "").rsplit("/", 1)[-1]
+        if not account:
+            raise CloudrunError(f"workspace {ml.workspace_name} names no storage account")
+        arm = self._target.arm_url
+        base = f"{arm}/blob/{account}" if is_loopback(arm) else f"https://{account}.blob.core.windows.net"
+
+        def token() -> str:
+            return str(self._token_credential().get_token(azure_storage.TOKEN_SCOPE).token)
+
+        where = f"{ml.subscription_id}/{ml.resource_group_name}/{ml.workspace_name}"
+        return azure_storage.BlobWeightsStore(self._call, token, base, where, location)
+
+    def _register_staged(self, spec: DeploySpec) -> None:
+        """Register the staged weights as the deployment's model asset, once their manifest is found; InvalidInput
+        (nothing created) when the copy is not complete."""
+        store = self.weights_store(spec.region)
+        prefix = spec.weights_uri.removeprefix(store.uri())
+        if prefix == spec.weights_uri or store.read(prefix + staging.MANIFEST) is None:
+            raise InvalidInput(f"the staged weights at {spec.weights_uri} are not complete (no manifest)",
+                               hint=f"stage them again: `cloudrun stage {spec.served_model} --provider azure "
+                               f"--region {spec.region}`")  # fmt: skip
+        asset = model_entity(azure_template.model_asset(spec))
+        self._call(lambda: self._ml().models.create_or_update(asset))
 
     def _workspace_location(self, deadline_s: float | None = None) -> str:
         if self._location is None:

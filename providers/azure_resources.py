@@ -12,6 +12,7 @@ from azure.ai.ml.entities import (
     Environment,
     ManagedOnlineDeployment,
     ManagedOnlineEndpoint,
+    Model,
     OnlineRequestSettings,
     ProbeSettings,
 )
@@ -36,9 +37,17 @@ def endpoint_entity(params: dict[str, Any]) -> ManagedOnlineEndpoint:
     return ManagedOnlineEndpoint(name=params["name"], auth_mode=params["auth_mode"], tags=dict(params["tags"]))
 
 
+def model_entity(params: dict[str, Any]) -> Model:
+    """Return the model asset of staged weights: a folder of blobs in the workspace's storage account."""
+    return Model(name=params["name"], version=params["version"], path=params["path"], type=params["type"],
+                 tags=dict(params["tags"]), description=params.get("description"))  # fmt: skip
+
+
 def deployment_entity(params: dict[str, Any]) -> ManagedOnlineDeployment:
     environment = params["environment"]
+    staged = {key: params[key] for key in ("model", "model_mount_path") if key in params}
     return ManagedOnlineDeployment(
+        **staged,
         name=params["name"],
         endpoint_name=params["endpoint_name"],
         tags=dict(params["tags"]),

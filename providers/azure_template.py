@@ -81,10 +81,19 @@ def environment_variables(spec: DeploySpec, token: str | None) -> dict[str, str]
         args += ["--quantization", spec.quantization]
     if needs_remote_code(spec, template["trust_remote_code_models"]):
         args.append("--trust-remote-code")
-    variables = {"VLLM_MODEL": spec.served_model, "VLLM_ARGS": " ".join(args)}
-    if token:
+    model = load_template()["staged"]["model_mount_path"] if spec.weights_uri else spec.served_model
+    variables = {"VLLM_MODEL": model, "VLLM_ARGS": " ".join(args)}
+    if token and not spec.weights_uri:  # staged weights are mounted: the token never enters the deployment
         variables["HF_TOKEN"] = token
     return variables
+
+
+def model_asset(spec: DeploySpec) -> dict[str, Any]:
+    """Return the model asset that names the staged weights (a folder in the workspace's storage account)."""
+    staged = load_template()["staged"]
+    return {"name": spec.name, "version": staged["model_version"], "path": spec.weights_uri,
+            "type": staged["model_type"], "tags": spec.tags,
+            "description": f"{spec.served_model} staged by cloudrun"}  # fmt: skip
 
 
 def probes(startup_estimate_s: int) -> tuple[dict[str, int], dict[str, int]]:
@@ -126,6 +135,10 @@ def requests(spec: DeploySpec, token: str | None, environ: Mapping[str, str] | N
         "readiness_probe": readiness,
         "liveness_probe": liveness,
     }
+    if spec.weights_uri:  # the model asset (created first by the adapter) mounted where vLLM reads it
+        staged = template["staged"]
+        deployment_params["model"] = f"azureml:{spec.name}:{staged['model_version']}"
+        deployment_params["model_mount_path"] = staged["model_mount_path"]
     return [
         ("online_endpoints.begin_create_or_update", endpoint),
         ("online_deployments.begin_create_or_update", deployment_params),

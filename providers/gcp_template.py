@@ -91,13 +91,15 @@ def container_spec(spec: DeploySpec, token: str | None) -> dict[str, Any]:
     template = load_template()
     values = {"model_id": spec.served_model, "tensor_parallel": spec.tensor_parallel, "context": spec.context}
     args = [arg.format(**values) for arg in template["args"]]
+    if spec.weights_uri:  # Vertex copies artifact_uri and names the copy in AIP_STORAGE_URI; args may reference it
+        args = [template["staged"]["model_arg"] if arg.startswith("--model=") else arg for arg in args]
     args.append(f"--dtype={template['dtypes'][spec.dtype]}")
     if spec.quantization:
         args.append(f"--quantization={spec.quantization}")
     if needs_remote_code(spec, template["trust_remote_code_models"]):
         args.append("--trust-remote-code")
     env = {name: value.format(**values) for name, value in template["env"].items()}
-    if token:
+    if token and not spec.weights_uri:  # staged weights need no token: it never enters the model
         env["HF_TOKEN"] = token
     return {
         "image_uri": template["image"],
@@ -143,6 +145,8 @@ def requests(
     marks = labels(spec)
     resources_ = dedicated_resources(spec)  # first: a machine cloudrun cannot map to its GPU is refused as such
     model = {"display_name": spec.name, "labels": marks, "container_spec": container_spec(spec, token)}
+    if spec.weights_uri:
+        model["artifact_uri"] = spec.weights_uri
     deployed = {"model": model_name, "display_name": spec.name, "dedicated_resources": resources_}
     return [
         ("upload_model", {"parent": parent, "model": model}),

@@ -26,6 +26,8 @@ _RootGroup.lazy.update({
                 "and the break-even month."),
     "deploy": ("cloudrun.cli.deploy", "Deploy a model as an endpoint: plan, confirm, create, wait until in service, "
                "fail over on quota/capacity."),
+    "stage": ("cloudrun.cli.stage", "Copy a model's weights into your own bucket in a region, so deploys there load "
+              "from it: `cloudrun stage MODEL --provider P --region R`; `stage list`; `stage rm MODEL`."),
     "status": ("cloudrun.cli.deploy", "Deployments with their status, uptime, $/h and cost so far."),
     "down": ("cloudrun.cli.deploy", "Remove one deployment (or --all): every resource carrying its cloudrun tags, "
              "and say which."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -12,10 +13,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cloudrun import api, inputs, paths
+from cloudrun import api, inputs, paths, stage_ops, time_to_serve
 from cloudrun.cli import render_deploy
 from cloudrun.deployer import DeployInterrupted, WaitPolicy
 from cloudrun.errors import AuthError, CloudrunError, InvalidInput
+from cloudrun.hub import token as hf_token_set
 from cloudrun.models import PlanOption, Precision
 from cloudrun.state import StateStore
 from cloudrun.terminal import (
@@ -32,6 +34,7 @@ from cloudrun.terminal import (
     print_json,
     split_values,
 )
+from cloudrun.warmup import payloads as warmup_payloads
 
 
 def _loader(
@@ -106,12 +109,19 @@ def deploy(
     max_spend: str | None = typer.Option(
         None, "--max-spend", envvar="CLOUDRUN_MAX_SPEND", help="`watch` removes it before it costs more (USD)."
     ),
+    stage: bool = typer.Option(False, "--stage", help="Stage the weights in the first placement's region first "
+                               "(`cloudrun stage`), then load from there."),  # fmt: skip
+    warmup: str | None = typer.Option(None, "--warmup", help="Before reporting ready, send N prompts, or each line "
+                                      "of a JSONL FILE ({\"prompt\": ...})."),  # fmt: skip
     dry_run: bool = DryRunOpt,
     yes: bool = YesOpt,
     as_json: bool = JsonOpt,
     sandbox: bool = SandboxOpt,
 ) -> None:
-    """Deploy a model as an endpoint: plan, confirm, create, wait until in service, fail over on quota/capacity."""
+    """Deploy a model as an endpoint: plan, confirm, create, wait until in service, fail over on quota/capacity.
+
+    Where `cloudrun stage` copied the weights to the placement's region, the endpoint loads them from there (and no
+    Hugging Face token enters it)."""
     enter_sandbox(sandbox)
     plan = api.prepare_deploy(
         model, cheapest=cheapest, provider=provider, region=region, instance_type=instance_type, name=name,
@@ -121,6 +131,22 @@ def deploy(
     )  # fmt: skip
     load = _loader(role, project, subscription, resource_group, workspace)
     console = err if as_json else out
+    warmups = warmup_payloads(warmup) if warmup is not None else None  # checked before anything is created
+    with StateStore() as state:
+        if stage and not dry_run:
+            stage_ops.stage_first(state, load, plan)
+        staged = stage_ops.use_staged(plan, state)
+    first = plan.targets[0]
+    console.print(time_to_serve.estimate(plan.plan.need, first.spec.gpu_count).describe()
+                  + (f"; loading from {first.spec.weights_uri}" if first.spec.weights_uri else ""),
+                  highlight=False, markup=False, style="dim")  # fmt: skip
+    if not first.spec.weights_uri and hf_token_set() and not dry_run:
+        where = load(first.spec.provider).token_visible_in
+        console.print(f"[yellow]warning:[/yellow] HF_TOKEN goes into {escape(where)}; `cloudrun stage` first "
+                      "keeps it out of the endpoint", highlight=False)  # fmt: skip
+    if staged and not first.spec.weights_uri:
+        console.print(f"staged copies exist for later placements only: {', '.join(staged)}", style="dim",
+                      highlight=False, markup=False)  # fmt: skip
     if dry_run:
         render_deploy.print_deploy_plan(console, plan)
         return _dry_run(plan, load, as_json)
@@ -133,9 +159,19 @@ def deploy(
         raise DeployInterrupted(f"interrupted; {plan.name} may be partly created (and billing)",
                                 hint=f"`cloudrun status --refresh` finds it; `cloudrun down {plan.name}` "
                                 "removes it") from None  # fmt: skip
+    report = None
+    if warmups:
+        with StateStore() as state:
+            report = api.warm_up(state, load, result.deployment.name, warmups)
     if as_json:
-        print_json(render_deploy.deployment_json(result.deployment))
+        document = render_deploy.deployment_json(result.deployment)
+        if report is not None:
+            document["warmup"] = dataclasses.asdict(report)
+        print_json(document)
     else:
+        if report is not None:
+            out.print(f"warmed up: {report.requests} requests in {report.seconds:.1f} s, {report.prompt_tokens} "
+                      f"prompt and {report.completion_tokens} completion tokens", highlight=False)  # fmt: skip
         render_deploy.print_deployed(out, result, sandbox=sandbox)
 
 
@@ -193,11 +229,20 @@ def status(
     now = datetime.now(timezone.utc)
     with StateStore() as state:
         rows, report = api.status(state, _loader(), refresh=refresh, include_deleted=show_all)
+        copies = stage_ops.staged(state)
+    storage = stage_ops.monthly_cost_usd(copies)
     if as_json:
         print_json({"deployments": [render_deploy.deployment_json(d, now) for d in rows],
-                    "reconciled": render_deploy.report_json(report)})  # fmt: skip
+                    "reconciled": render_deploy.report_json(report),
+                    "staged_weights": {"copies": len(copies), "bytes": sum(c.total_bytes for c in copies),
+                                       "storage_per_month": storage}})  # fmt: skip
     else:
         render_deploy.print_status(out, rows, report, now)
+        if copies:
+            size_gb = sum(c.total_bytes for c in copies) / 1e9
+            count = f"{len(copies)} cop{'y' if len(copies) == 1 else 'ies'}"
+            out.print(f"staged weights: {count}, {size_gb:.1f} GB, about ${storage['total_usd']}/month "
+                      "in storage (list prices; `cloudrun stage list`)", highlight=False)  # fmt: skip
 
 
 @app.command()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cloudrun import planning  # what cloudrun.api re-exports as size and plan, without the deploy side's imports
+from cloudrun import planning, time_to_serve  # planning: what cloudrun.api re-exports, without the deploy side
 from cloudrun.cli import render
 from cloudrun.plain import Precision
 from cloudrun.terminal import JsonOpt, app, errors_to_exit, out, print_json, split_values
@@ -118,7 +118,16 @@ def plan(
         include_infeasible=show_all,
         now=now,
     )
+    first = next((o for o in result.options if o.fit.feasible), None)
+    estimate = time_to_serve.estimate(result.need, first.offer.gpu_count) if first else None
     if as_json:
-        print_json(render.plan_json(result))
+        document = render.plan_json(result)
+        if estimate is not None:  # for the first option: minutes from create to serving, typical and pessimistic
+            document["time_to_serve_s"] = {"hub": [round(s) for s in estimate.hub_s],
+                                           "staged": [round(s) for s in estimate.staged_s]}  # fmt: skip
+        print_json(document)
     else:
         render.print_plan(out, result, now, everything=show_all, sources=sources)
+        if estimate is not None:
+            out.print(f"{estimate.describe()} (first option; `cloudrun stage` copies the weights in-region)",
+                      style="dim", highlight=False, markup=False)  # fmt: skip

@@ -128,6 +128,8 @@ def deployment_json(deployment: Deployment, now: datetime | None = None) -> dict
         "created_at": deployment.created_at.isoformat(),
         "ready_at": deployment.ready_at.isoformat() if deployment.ready_at else None,
         "deleted_at": deployment.deleted_at.isoformat() if deployment.deleted_at else None,
+        "time_to_serve_s": None if deployment.ready_at is None else round(
+            (deployment.ready_at - deployment.created_at).total_seconds(), 1),  # create -> in service, measured
         "uptime_hours": round(_hours(deployment, now), 4),
         "cost_so_far_usd": round(float(deployment.cost_so_far(now)), 4),
         "adopted": deployment.adopted,
@@ -164,7 +166,7 @@ def print_deployed(console: Console, result: DeployResult, *, sandbox: bool = Fa
 STATUS_COLUMNS = (
     tables.Column("name"), tables.Column("model", 4), tables.Column("where", 3), tables.Column("instance", 1),
     tables.Column("status"), tables.Column("up", 2, right=True), tables.Column("$/h", 2, right=True),
-    tables.Column("cost so far", right=True),
+    tables.Column("cost so far", right=True), tables.Column("ready in", 5, right=True),
 )  # fmt: skip
 
 
@@ -189,12 +191,20 @@ def print_status(console: Console, rows: Sequence[Deployment], report: Reconcile
     total = sum((d.cost_so_far(now) for d in rows if d.status.live), Decimal(0))
     cells = [[d.name, d.model_id, f"{d.provider} {d.region}", d.instance_type + (" (spot)" if d.spot else ""),
               d.status.value, f"{_hours(d, now):.1f} h", f"{d.price_per_hour_usd:,.3f}",
-              f"{d.cost_so_far(now):,.2f}"] for d in rows]  # fmt: skip
+              f"{d.cost_so_far(now):,.2f}", _ready_in(d)] for d in rows]  # fmt: skip
     table, _ = tables.fitted(console, STATUS_COLUMNS, cells,
                              caption=f"cost so far of deployments not yet removed: ${total:,.2f}")  # fmt: skip
     console.print(table)
     if any(d.spot and d.status.value not in {"deleted", "vanished"} for d in rows):
         console.print(f"(spot) {SPOT_NOTE}", style="yellow", highlight=False, markup=False)
+
+
+def _ready_in(deployment: Deployment) -> str:
+    """Return the measured time from create to in service, e.g. '7m 12s', or '' if it never was in service."""
+    if deployment.ready_at is None:
+        return ""
+    seconds = int((deployment.ready_at - deployment.created_at).total_seconds())
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def reply_text(reply: dict[str, Any]) -> str:

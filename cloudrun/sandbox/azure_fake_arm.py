@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from cloudrun.sandbox import azure_fake_routes, fake_vllm
+from cloudrun.sandbox import azure_fake_routes, blob_fake, fake_vllm
 from cloudrun.sandbox.azure_fake_routes import CANNED_REPLY as CANNED_REPLY  # re-exported: tests import it here
-from cloudrun.sandbox.azure_fake_state import ArmState, Reply, arm_error
+from cloudrun.sandbox.azure_fake_state import STORAGE_ACCOUNT, ArmState, Reply, arm_error
 from cloudrun.sandbox.http_fake import Routes
 
 WORKSPACE_PATH = re.compile(
@@ -43,6 +44,8 @@ class FakeArm(ArmState):
             self.requests.append((method, path))
             if path.startswith("/score/"):
                 return azure_fake_routes.score(self, path, headers, body)
+            if path.startswith("/blob/"):  # the workspace's storage account (blob_fake)
+                return blob_fake.handle(self.blob, method, url, headers, body)
             if not headers.get("authorization", "").lower().startswith("bearer "):
                 return arm_error(401, "AuthenticationFailed", "Authentication failed: no bearer token.")
             retry_after = self.faults.throttles.take()
@@ -88,7 +91,9 @@ class FakeArm(ArmState):
             "type": "Microsoft.MachineLearningServices/workspaces",
             "location": self.location,
             "tags": {},
-            "properties": {"friendlyName": self.workspace, "provisioningState": "Succeeded"},
+            "properties": {"friendlyName": self.workspace, "provisioningState": "Succeeded",
+                           "storageAccount": f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+                                             f"/providers/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}"},
         }  # fmt: skip
 
     def _not_allowed(self, method: str, _parts: list[str], _document: dict[str, Any]) -> Reply:
@@ -176,6 +181,9 @@ class FakeArm(ArmState):
         environment_id = properties.get("environmentId", "")
         if environment_id.rsplit("/versions/", 1)[0].rsplit("/", 1)[-1] not in self.environments:
             return arm_error(400, "BadArgument", f"Environment {environment_id} was not found.")
+        model_id = str(properties.get("model") or "")
+        if model_id and _model_key(model_id) not in self.models:
+            return arm_error(400, "BadArgument", f"Model {model_id} was not found.")
         properties["provisioningState"] = "Creating"
         properties.setdefault("scaleSettings", {"scaleType": "Default"})
         properties.setdefault("endpointComputeType", "Managed")
@@ -215,8 +223,54 @@ class FakeArm(ArmState):
         if "VLLM_MODEL" not in variables or image.startswith(("vllm/vllm-openai", "docker.io/vllm/vllm-openai")):
             return None
         gpu, count = fake_vllm.azure_gpus(str(properties.get("instanceType", "")))
+        mount = properties.get("modelMountPath")
+        if properties.get("model") and mount and variables.get("VLLM_MODEL") == mount:
+            # the mounted model asset: the staged copy's manifest says which model it is
+            staged = self._staged_model(str(self.models[_model_key(str(properties["model"]))]["properties"]
+                                            .get("modelUri", "")))  # fmt: skip
+            variables = {**variables, "VLLM_MODEL": staged or mount}
         launch = fake_vllm.args_launch(image, fake_vllm.wrapper_args(variables), gpu, count)
         return fake_vllm.start(launch)
+
+    def _model(self, method: str, parts: list[str], document: dict[str, Any]) -> Reply:
+        """Model assets (models/NAME/versions[/VERSION]): list, get, put. A model whose path is in the workspace's
+        storage account must have blobs under it (sandbox wording: Azure ML resolves the path when it registers)."""
+        name = parts[1]
+        if len(parts) == 3:
+            found = [m for (n, _), m in sorted(self.models.items()) if n == name]
+            return 200, {}, {"value": found}
+        key = (name, parts[3])
+        if method == "GET":
+            return (200, {}, self.models[key]) if key in self.models else self._missing("model", f"{name}:{parts[3]}")
+        if method == "DELETE":
+            self.models.pop(key, None)
+            return 200, {}, None
+        if method != "PUT":
+            return arm_error(405, "MethodNotAllowed", method)
+        uri = str((document.get("properties") or {}).get("modelUri") or "")
+        ours = f"{self.base_url}/blob/{self.blob.account}/"
+        if uri.startswith(ours):
+            container, _, prefix = uri.removeprefix(ours).partition("/")
+            if not self.blob.blobs_under(container, prefix):
+                return arm_error(400, "UserError", f"No files were found at the model path {uri}.")
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.models[key] = {"id": self._ws_id(f"/models/{name}/versions/{parts[3]}"), "name": parts[3],
+                            "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
+                            "systemData": {"createdAt": stamp, "createdBy": "cloudrun-sandbox", "createdByType": "User",
+                                           "lastModifiedAt": stamp},  # as ARM answers (older SDKs read it)
+                            "properties": {"flavors": {}, "provisioningState": "Succeeded",
+                                           **(document.get("properties") or {})}}  # fmt: skip  # as ARM answers
+        return 201, {}, self.models[key]
+
+    def _staged_model(self, uri: str) -> str | None:
+        ours = f"{self.base_url}/blob/{self.blob.account}/"
+        container, _, prefix = uri.removeprefix(ours).partition("/")
+        manifest = self.blob.blobs_under(container, prefix + "cloudrun-manifest.json").get(
+            prefix + "cloudrun-manifest.json")
+        try:
+            return str(json.loads(manifest["data"])["model_id"]) if manifest else None
+        except (ValueError, KeyError):
+            return None
 
     def _environment(self, method: str, parts: list[str], document: dict[str, Any]) -> Reply:
         if len(parts) < 2:
@@ -249,6 +303,15 @@ class FakeArm(ArmState):
         return 200, {}, {"content": "\n".join(lines[-tail:])}
 
 
+def _model_key(model_id: str) -> tuple[str, str]:
+    """Return (name, version) of a model version's ARM id (…/models/NAME/versions/VERSION) or azureml:NAME:VERSION."""
+    if model_id.startswith("azureml:"):
+        _, name, version = (model_id.split(":") + [""])[:3]
+        return name, version
+    found = re.search(r"/models/([^/]+)/versions/([^/]+)$", model_id, re.IGNORECASE)
+    return (found[1], found[2]) if found else ("", "")
+
+
 def _merge(existing: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """Return `existing` with `update` applied: nested dicts merged, other values replaced (ARM PATCH)."""
     merged = dict(existing)
@@ -266,6 +329,7 @@ _WORKSPACE_ROUTES: Routes[Callable[[FakeArm, str, list[str], dict[str, Any]], Re
         ("GET", r"", FakeArm._workspace),
         ("", r"", FakeArm._not_allowed),
         ("", r"environments(?:/.*)?", FakeArm._environment),
+        ("", r"models/[^/]+/versions(?:/[^/]+)?", FakeArm._model),
         ("", r"onlineEndpoints", FakeArm._list_endpoints),
         ("", r"onlineEndpoints/[^/]+", FakeArm._endpoint),
         ("POST", r"onlineEndpoints/[^/]+/listKeys(?:/.*)?", FakeArm._list_keys),

@@ -14,7 +14,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloudrun.sandbox.blob_fake import BlobState
 from cloudrun.sandbox.http_fake import FaultQueue, Operations
+
+STORAGE_ACCOUNT = "cloudrunsandboxsa"  # the workspace's storage account (3-24 lowercase letters and digits)
 
 # Usage row name -> (current vCPUs, limit vCPUs): a pay-as-you-go account with some GPU quota granted. Named as the
 # usages API names them, "<family> Family Cluster Dedicated vCPUs" (azure-rest-api-specs 2024-04-01 Usage/list.json;
@@ -57,6 +60,8 @@ class ArmState:
         self.location = location
         self.provision_delay_s = provision_delay_s
         self.base_url = ""  # set by the server once it is bound
+        self.blob = BlobState(account=STORAGE_ACCOUNT)  # the workspace's storage account, served under /blob/
+        self.models: dict[tuple[str, str], dict[str, Any]] = {}  # (name, version) -> model asset
         self.faults = Faults()
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.deployments: dict[tuple[str, str], dict[str, Any]] = {}

@@ -1,7 +1,8 @@
 """Start and stop all of the sandbox's emulated clouds together, and point a process at them.
 
-AWS: moto's server; Google: the Vertex AI REST fake; Azure: the ARM fake over https. Every endpoint is on
-127.0.0.1 and every credential is fake, so nothing here can act on a real account.
+AWS: moto's server (S3 too, for staged weights); Google: the Vertex AI REST fake; Azure: the ARM fake over https;
+and a fake Hugging Face Hub that `cloudrun stage` reads (HF_ENDPOINT). Every endpoint is on 127.0.0.1 and every
+credential is fake, so nothing here can act on a real account.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Clouds:
 
 def start(startup_s: float = 0.0) -> Clouds:
     """Start every emulated cloud on loopback; new endpoints take `startup_s` seconds to come up."""
-    from cloudrun.sandbox import azure_fake, vertex_fake
+    from cloudrun.sandbox import azure_fake, hub_fake, vertex_fake
 
     clouds = Clouds(info={})
     try:
@@ -42,10 +43,12 @@ def start(startup_s: float = 0.0) -> Clouds:
         clouds.handles.append(google)
         azure = azure_fake.start(provision_delay_s=startup_s)
         clouds.handles.append(azure)
+        hub = hub_fake.start()
+        clouds.handles.append(hub)
     except BaseException:
         clouds.stop()
         raise
-    clouds.info = {"aws": amazon.url, "gcp": google.url, "azure": azure.url, "azure_ca": azure.ca_file}
+    clouds.info = {"aws": amazon.url, "gcp": google.url, "azure": azure.url, "azure_ca": azure.ca_file, "hub": hub.url}
     return clouds
 
 
@@ -54,7 +57,7 @@ def require_local(info: dict[str, Any]) -> None:
     if not isinstance(info.get("aws"), str):
         hint = "restart it: `cloudrun sandbox stop`, then `cloudrun sandbox start`"
         raise InvalidInput("the sandbox's server.json names no AWS endpoint", hint=hint)
-    for key in ("aws", "gcp", "azure"):
+    for key in ("aws", "gcp", "azure", "hub"):
         if key in info:
             require_loopback(str(info[key]))
 
@@ -71,5 +74,7 @@ def activate(info: dict[str, Any]) -> None:
         for name in [n for n in os.environ if n.startswith(("AZURE_CLIENT", "AZURE_TENANT", "AZURE_FEDERATED"))]:
             del os.environ[name]
         os.environ.update(azure_fake.environment(SimpleNamespace(url=info["azure"], ca_file=info["azure_ca"])))
+    if "hub" in info:
+        os.environ["HF_ENDPOINT"] = info["hub"]  # huggingface_hub's own variable: `stage` reads the sandbox's Hub
     os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = "http://127.0.0.1:1"  # never the metadata service (IMDS)
     os.environ["CLOUDRUN_SANDBOX"] = "1"

@@ -18,6 +18,12 @@ from cloudrun.sandbox import fake_vllm
 
 _MARK = "_cloudrun_startup"
 _state = {"seconds": 0.0}
+# What SageMaker says when the model data a model names cannot be downloaded (quoted in aws/amazon-sagemaker-examples
+# and aws/sagemaker-python-sdk issues, e.g. sagemaker-python-sdk#1119).
+MODEL_DATA_MISSING = (
+    'Failed to download model data for container "container_1" from URL: "{uri}". Please ensure that there is an '
+    "object located at the URL and that the role passed to CreateModel has permissions to download the object."
+)
 PING_FAILURE = (
     "The primary container for production variant {variant} did not pass the ping health check. "
     "Please check CloudWatch logs for this endpoint."
@@ -53,7 +59,9 @@ def emulate_startup(seconds: float) -> None:
                 self.endpoint_status = "InService"
                 return
             variant, error = failure
-            self.endpoint_status, self.failure_reason = "Failed", PING_FAILURE.format(variant=variant)
+            missing = error.startswith("Failed to download model data")
+            reason = error if missing else PING_FAILURE.format(variant=variant)
+            self.endpoint_status, self.failure_reason = "Failed", reason
             _log(*self._cloudrun_where, self.endpoint_name, variant, error)
             self._cloudrun_error = None
 
@@ -81,11 +89,40 @@ def _container_error(account_id: str, region: str, config_name: str) -> tuple[st
         model = backend._models.get(variant.get("ModelName", ""))  # moto keeps them private
         container = (model.primary_container if model else None) or {}
         image, environment = container.get("Image", ""), container.get("Environment") or {}
+        source = (container.get("ModelDataSource") or {}).get("S3DataSource")
+        if source:
+            staged = _staged_model(account_id, source)
+            if staged is None:
+                return variant.get("VariantName", ""), MODEL_DATA_MISSING.format(uri=source.get("S3Uri", ""))
+            environment = {**environment, "HF_MODEL_ID": staged}  # what /opt/ml/model holds, for the size checks
         launch = fake_vllm.lmi_launch(image, environment, variant.get("InstanceType", ""))
         error = launch if isinstance(launch, str) else fake_vllm.start(launch)
         if error:
             return variant.get("VariantName", ""), error
     return None
+
+
+def _staged_model(account_id: str, source: dict[str, Any]) -> str | None:
+    """Return the model id the staged manifest under an S3Prefix names, or None if the prefix holds no model (moto's
+    S3 is the sandbox's bucket store: what `cloudrun stage` wrote there)."""
+    import json
+
+    from moto.s3.models import s3_backends
+
+    uri = str(source.get("S3Uri", ""))
+    if source.get("S3DataType") != "S3Prefix" or not uri.startswith("s3://") or not uri.endswith("/"):
+        return None
+    bucket_name, _, prefix = uri.removeprefix("s3://").partition("/")
+    backends = s3_backends[account_id]
+    backend = backends["aws"] if "aws" in backends else backends["global"]  # moto names S3's partition either way
+    bucket = backend.buckets.get(bucket_name)
+    manifest = bucket.keys.get(prefix + "cloudrun-manifest.json") if bucket else None
+    if manifest is None:
+        return None
+    try:
+        return str(json.loads(manifest.value)["model_id"])
+    except (ValueError, KeyError):
+        return None
 
 
 def _log(account_id: str, region: str, endpoint: str, variant: str, error: str) -> None:

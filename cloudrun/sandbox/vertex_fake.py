@@ -3,8 +3,9 @@
 Serves what the real `aiplatform_v1` clients send with `transport="rest"`: models (upload, get, list,
 delete), endpoints (create, get, list, delete, deployModel, undeployModel, predict, rawPredict, their
 operations), and long-running operations on both the `/v1/` and `/ui/` prefixes (the REST LRO poller
-uses `/ui/`). Beyond Vertex itself, the two read-only Google APIs the adapter asks about endpoints, on the
-same port: Cloud Monitoring's `GET /v3/projects/P/timeSeries` (the online prediction count, built from the
+uses `/ui/`). Beyond Vertex itself, on the same port: Cloud Storage (gcs_fake: staged weights, which uploadModel's
+artifactUri must name) and the two read-only Google APIs the adapter asks about endpoints, Cloud Monitoring's
+`GET /v3/projects/P/timeSeries` (the online prediction count, built from the
 predictions this fake served) and Cloud Quotas' `GET /v1/projects/P/locations/global/services/
 aiplatform.googleapis.com/quotaInfos[/ID]` (the serving GPU quotas, generous by default, see QUOTAS).
 It is strict where Vertex is: Google's label rules, no deleting an endpoint that still has a deployed
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from cloudrun.loopback import require_loopback
+from cloudrun.sandbox import gcs_fake
 from cloudrun.sandbox.http_fake import JsonHandler, RunningServer, query_params, start_server
 from cloudrun.sandbox.vertex_fake_routes import route
 from cloudrun.sandbox.vertex_fake_state import PROJECT_NUMBER, ApiError, VertexState
@@ -41,6 +43,16 @@ class _Handler(JsonHandler):
 
     def _serve(self) -> None:
         method, parts = self.command, urlsplit(self.path)
+        if parts.path.startswith(("/storage/", "/upload/storage/")):  # Cloud Storage, on the same port (gcs_fake)
+            host, port = self.server.server_address[:2]
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, extra, document = gcs_fake.handle(self.state.storage, method, self.path, headers,
+                                                      self.read_body(), f"http://{host}:{port}")  # fmt: skip
+            self.send_json(status, document, extra)
+            return
+        if method == "PUT":
+            self.send_json(404, ApiError("NOT_FOUND", "PUT is not a Vertex AI method").body())
+            return
         query = query_params(self.path)
         raw = self.read_body()
         status, reply = 200, b"{}"
@@ -59,7 +71,7 @@ class _Handler(JsonHandler):
                 status, reply = 400, json.dumps(error.body()).encode()
         self.send_json(status, reply)
 
-    do_GET = do_POST = do_DELETE = do_PATCH = _serve  # noqa: N815 - http.server's naming; no PUT, as on Vertex
+    do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve  # noqa: N815 - http.server's naming (PUT: storage only)
 
     def _fault(self, method: str, path: str) -> None:
         fault = self.state.request_faults.take(lambda fault: fault[1] in path and fault[0] in ("", method))
@@ -115,7 +127,7 @@ class VertexSandbox(RunningServer):
 
 def start(port: int = 0, deploy_delay_s: float = 0.0) -> VertexSandbox:
     """Return a fake Vertex AI on 127.0.0.1; deployModel operations finish `deploy_delay_s` after they start."""
-    state = VertexState(deploy_delay_s=deploy_delay_s)
+    state = VertexState(deploy_delay_s=deploy_delay_s, storage=gcs_fake.GcsState())
     handler = type("VertexHandler", (_Handler,), {"state": state})
     server, thread = start_server(handler, port, "vertex-fake", poll_interval=0.05)
     host, bound = server.server_address[:2]

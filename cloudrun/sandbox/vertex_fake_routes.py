@@ -54,6 +54,10 @@ def _upload_model(state: VertexState, parent: str, _name: str, _query: dict, bod
     if not model.get("displayName") or not (model.get("containerSpec") or {}).get("imageUri"):
         raise ApiError("INVALID_ARGUMENT", "Model.display_name and container_spec.image_uri are required.")
     state.check_labels(model.get("labels") or {})
+    artifacts = model.get("artifactUri")
+    if artifacts and (state.storage is None or state.storage.has_prefix(artifacts) is None):
+        # Vertex copies artifact_uri when it uploads the model: nothing there, no model
+        raise ApiError("INVALID_ARGUMENT", f'There are no files under "{artifacts}" to copy.')
     name = f"{parent}/models/{state.new_id()}"
     stamp = now_text()
     model.update(name=name, versionId="1", createTime=stamp, updateTime=stamp, deployedModels=[])
@@ -123,7 +127,7 @@ def _deploy_model(state: VertexState, _parent: str, name: str, _query: dict, bod
     if int(resources.get("maxReplicaCount") or 0) < int(resources["minReplicaCount"]):
         raise ApiError("INVALID_ARGUMENT", "max_replica_count must not be below min_replica_count.")
     fault = state.deploy_faults.take()
-    crash = _container_error(model, machine)
+    crash = _container_error(state, model, machine)
 
     def finish() -> dict[str, Any]:
         if fault:
@@ -149,12 +153,27 @@ MODEL_SERVER_NEVER_READY = (
 )
 
 
-def _container_error(model: dict[str, Any], machine: dict[str, Any]) -> str | None:
+def _staged_model(state: VertexState, uri: str) -> str:
+    """Return the model id the staged manifest under `uri` names (cloudrun stage wrote it), or the URI itself."""
+    for key, item in (state.storage.has_prefix(uri) or {}).items():
+        if key.endswith("/cloudrun-manifest.json"):
+            try:
+                return str(json.loads(item["data"])["model_id"])
+            except (ValueError, KeyError):
+                break
+    return uri
+
+
+def _container_error(state: VertexState, model: dict[str, Any], machine: dict[str, Any]) -> str | None:
     """Return the error the model's vLLM container would die with on this machine, or None (fake_vllm)."""
     spec = model.get("containerSpec") or {}
     gpu = fake_vllm.vertex_gpu(str(machine.get("acceleratorType", "")))
+    args = [str(a) for a in spec.get("args") or []]
+    if model.get("artifactUri"):  # $(AIP_STORAGE_URI) is the copy of artifactUri: the model its manifest names
+        staged = _staged_model(state, str(model["artifactUri"]))
+        args = [a.replace("$(AIP_STORAGE_URI)", staged) for a in args]
     launch = fake_vllm.args_launch(
-        str(spec.get("imageUri", "")), [str(a) for a in spec.get("args") or []], gpu,
+        str(spec.get("imageUri", "")), args, gpu,
         int(machine.get("acceleratorCount") or 0), shared_memory_mb=int(spec.get("sharedMemorySizeMb") or 0) or None,
         host_memory_gb=fake_vllm.vertex_memory_gb(str(machine.get("machineType", ""))),
     )  # fmt: skip

@@ -79,6 +79,7 @@ class VertexState:
         default_factory=lambda: {quota: dict.fromkeys(QUOTA_REGIONS, gpus) for quota, gpus in QUOTAS.items()}
     )
     container_logs: dict[str, str] = field(default_factory=dict)  # endpoint name -> what its container died of
+    storage: Any = None  # the Cloud Storage fake on the same port (gcs_fake.GcsState): artifactUri is checked there
     seen: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
     seen_queries: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # (method, path, query)
     lock: threading.RLock = field(default_factory=threading.RLock)

@@ -73,10 +73,20 @@ def m005_deletions(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_staged_weights(conn: sqlite3.Connection) -> None:
+    """Create the staged weights: one row per model copy `cloudrun stage` wrote (its manifest's URI); see staged.py."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS staged_weights (uri TEXT PRIMARY KEY NOT NULL, provider TEXT NOT NULL,
+            region TEXT NOT NULL, model_id TEXT NOT NULL, revision TEXT NOT NULL, total_bytes INTEGER NOT NULL,
+            files INTEGER NOT NULL, staged_at TEXT NOT NULL, removed_at TEXT)"""
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     m001_deployments,
     m002_events,
     m003_credit_ledger,
     m004_deployment_limits,
     m005_deletions,
+    m006_staged_weights,
 )
