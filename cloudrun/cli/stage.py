@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from cloudrun import stage_ops, staging
+from cloudrun import stage_advice, stage_ops, staging
 from cloudrun.cli.deploy import _loader
 from cloudrun.models import Precision
 from cloudrun.state import StateStore
@@ -74,18 +74,25 @@ def copy(
     bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                    TimeRemainingColumn(), console=err, transient=True, disable=as_json)  # fmt: skip
     task = bar.add_task(f"staging {escape(model)}", total=None)
+    watch = stage_advice.CopyWatch(_in_region_command(model, provider, region))
 
     def planned(snapshot: Any, already: int) -> None:
         bar.update(task, total=snapshot.total_bytes)
+        watch.planned(snapshot.total_bytes, already)
         if already:
             err.print(f"resuming: {already / 1e9:.2f} GB already staged and checked", highlight=False)
+
+    def sent(n: int) -> None:
+        bar.advance(task, n)
+        if (note := watch.tick(n)) is not None:
+            err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
 
     with bar, StateStore() as state:
         result = stage_ops.stage_model(state, _loader(), model, provider, region, precision=precision,
                                        quantized_model=quantized_model, revision=revision,
-                                       progress=lambda n: bar.advance(task, n), on_plan=planned)  # fmt: skip
+                                       progress=sent, on_plan=planned)  # fmt: skip
     if as_json:
-        print_json(_result_json(result))
+        print_json({**_result_json(result), "in_cloud_note": watch.note})
         return
     manifest = result.manifest
     rate = result.sent_bytes / result.seconds / 1e6 if result.seconds > 0 else 0.0
@@ -143,6 +150,11 @@ def rm(
         return
     verb = "would delete" if dry_run else "deleted"
     out.print(f"{verb} {len(keys)} objects of {model} in {provider} {region}", highlight=False, markup=False)
+
+
+def _in_region_command(model: str, provider: str, region: str) -> str:
+    """Return how to run the copy from a machine in the region instead of this one."""
+    return f"`cloudrun stage {model} --provider {provider} --region {region}` on a VM in {region}"
 
 
 def _result_json(result: staging.StageResult) -> dict[str, Any]:
