@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,8 +14,9 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from cloudrun import stage_advice, stage_ops, staging
+from cloudrun import hub, stage_advice, stage_ops, staging
 from cloudrun.cli.deploy import _loader
+from cloudrun.errors import InvalidInput
 from cloudrun.models import Precision
 from cloudrun.state import StateStore
 from cloudrun.terminal import (
@@ -64,10 +66,14 @@ def copy(
     precision: Precision | None = typer.Option(None, "--precision", help="Stage the checkpoint this precision loads."),
     quantized_model: str | None = typer.Option(None, "--quantized-model", help="Stage this pre-quantized checkpoint."),
     revision: str = typer.Option("main", "--revision", help="Branch, tag or commit on the Hub."),
+    in_cloud: bool = typer.Option(False, "--in-cloud", help="Copy from a machine in the region (aws: a SageMaker "
+                                  "Processing job, billed per second) instead of through this one."),  # fmt: skip
     as_json: bool = JsonOpt,
     sandbox: bool = SandboxOpt,
 ) -> None:
     """Copy MODEL's weights from the Hub into cloudrun's bucket in the region, resumably (`stage MODEL` for short)."""
+    if in_cloud and sandbox:
+        raise InvalidInput("the sandbox does not run processing jobs", hint="stage in the sandbox without --in-cloud")
     enter_sandbox(sandbox)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
@@ -87,12 +93,23 @@ def copy(
         if (note := watch.tick(n)) is not None:
             err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
 
-    with bar, StateStore() as state:
+    jobs: list[str] = []
+
+    def job_started(job: str, what: str, snapshot: Any, already: int) -> None:
+        jobs.append(job)
+        left = (snapshot.total_bytes - already) / 1e9
+        err.print(f"started {escape(job)}, {escape(what)}: {left:.2f} GB to copy from the Hub; waiting for it "
+                  "(Ctrl-C stops waiting, not the job)", highlight=False)  # fmt: skip
+        if hub.token() and not hub.public(snapshot.model_id, snapshot.revision):
+            err.print("[yellow]warning:[/yellow] the model is gated: HF_TOKEN is in the job's environment, "
+                      "readable with DescribeProcessingJob", highlight=False)  # fmt: skip
+
+    with (contextlib.nullcontext() if in_cloud else bar), StateStore() as state:
         result = stage_ops.stage_model(state, _loader(), model, provider, region, precision=precision,
-                                       quantized_model=quantized_model, revision=revision,
-                                       progress=sent, on_plan=planned)  # fmt: skip
+                                       quantized_model=quantized_model, revision=revision, progress=sent,
+                                       on_plan=planned, in_cloud=in_cloud, on_job=job_started)  # fmt: skip
     if as_json:
-        print_json({**_result_json(result), "in_cloud_note": watch.note})
+        print_json({**_result_json(result), "in_cloud_note": watch.note, "in_cloud_job": jobs[0] if jobs else None})
         return
     manifest = result.manifest
     rate = result.sent_bytes / result.seconds / 1e6 if result.seconds > 0 else 0.0
@@ -154,7 +171,8 @@ def rm(
 
 def _in_region_command(model: str, provider: str, region: str) -> str:
     """Return how to run the copy from a machine in the region instead of this one."""
-    return f"`cloudrun stage {model} --provider {provider} --region {region}` on a VM in {region}"
+    command = f"cloudrun stage {model} --provider {provider} --region {region}"
+    return f"`{command} --in-cloud`" if provider == "aws" else f"`{command}` on a VM in {region}"
 
 
 def _result_json(result: staging.StageResult) -> dict[str, Any]:
