@@ -89,6 +89,21 @@ def open_file(model_id: str, revision: str, path: str) -> BinaryIO:
     return _get(url, model_id, path)
 
 
+def public(model_id: str, revision: str = "main") -> bool:
+    """Return whether the model's file list answers without a token (False: gated or private), so a machine in the
+    cloud that copies it is given HF_TOKEN only when it needs one."""
+    url = f"{endpoint()}/api/models/{model_id}/revision/{urllib.parse.quote(revision, safe='')}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url), timeout=TIMEOUT_S):  # noqa: S310 - as in _get
+            return True
+    except urllib.error.HTTPError as err:
+        if err.code in (401, 403):
+            return False
+        raise Transient(f"the Hugging Face Hub answered HTTP {err.code} for {model_id}'s file list") from err
+    except OSError as err:
+        raise Transient(f"the Hugging Face Hub is not reachable for {model_id}: {err}") from err
+
+
 def servable(files: list[HubFile]) -> list[HubFile]:
     """Return the files a serving container reads: safetensors (or, without them, pickled weights), configs,
     tokenizer files and remote code; never other formats' folders or the repository's odds and ends."""

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # annotations only: the registry below is read by `cloudrun -
     from cloudrun.models import CheckResult, DeploySpec, Endpoint, EndpointRef, Removal
 
 if TYPE_CHECKING:
+    from cloudrun.stage_in_cloud import CloudCopier
     from cloudrun.staging import WeightsStore
 
 ClientFactory = Callable[[str, str], Any]
@@ -35,6 +36,7 @@ class Provider(ABC):
     has_quota_api: ClassVar[bool] = False
     has_invocation_metrics: ClassVar[bool] = False
     can_stage_weights: ClassVar[bool] = False  # weights_store() works: `cloudrun stage` and staged deploys
+    can_stage_in_cloud: ClassVar[bool] = False  # in_cloud_copier() works: `cloudrun stage --in-cloud`
     token_visible_in: ClassVar[str] = "the endpoint's environment"  # where a Hub download's HF_TOKEN is readable
 
     @abstractmethod
@@ -106,6 +108,12 @@ class Provider(ABC):
         """Return cloudrun's bucket of staged weights in `region` (cloudrun.staging); adapters that can stage say so
         with `can_stage_weights`."""
         raise InvalidInput(f"cloudrun cannot stage weights on {self.name} yet", hint="deploy loads from the Hub")
+
+    def in_cloud_copier(self, region: str) -> CloudCopier:
+        """Return a machine in `region` that copies weights from the Hub into the weights store (cloudrun.
+        stage_in_cloud); adapters that offer one say so with `can_stage_in_cloud`."""
+        raise InvalidInput(f"cloudrun cannot stage from a machine in {self.name}'s cloud yet",
+                           hint="stage without --in-cloud: the copy then runs on this machine")  # fmt: skip
 
     def failure_error(self, endpoint: Endpoint) -> CloudrunError:
         """Return the error a failed endpoint stands for; adapters map capacity and quota reasons."""

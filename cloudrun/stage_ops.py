@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from cloudrun import hub, inputs, planning, staging
+from cloudrun import hub, inputs, planning, stage_in_cloud, staging
 from cloudrun.errors import InvalidInput
 from cloudrun.models import Precision
 from cloudrun.provider import ProviderLoader
@@ -39,6 +39,17 @@ def store_for(load: ProviderLoader, provider: str, region: str) -> WeightsStore:
     return adapter.weights_store(where)
 
 
+def copier_for(load: ProviderLoader, provider: str, region: str) -> stage_in_cloud.CloudCopier:
+    """Return the provider's machine in `region` that stages weights (`stage --in-cloud`); InvalidInput if none."""
+    name = inputs.provider(provider)
+    where = inputs.region(name, region, "--region")
+    adapter = load(name)
+    if not adapter.can_stage_in_cloud:
+        raise InvalidInput(f"--in-cloud is offered on aws only, not on {name} yet",
+                           hint="stage without --in-cloud, or from a VM in the region")  # fmt: skip
+    return adapter.in_cloud_copier(where)
+
+
 def stage_model(
     state: StateStore,
     load: ProviderLoader,
@@ -51,11 +62,22 @@ def stage_model(
     revision: str = "main",
     progress: staging.Progress | None = None,
     on_plan: Callable[[hub.Snapshot, int], None] | None = None,
+    in_cloud: bool = False,
+    on_job: Callable[[str, str, hub.Snapshot, int], None] | None = None,
 ) -> StageResult:
-    """Return the result of staging the model's weights in (provider, region); the copy is recorded in the state."""
+    """Return the result of staging the model's weights in (provider, region); the copy is recorded in the state.
+
+    With `in_cloud`, a machine in the region makes the copy (stage_in_cloud); `on_job(job, what runs it, snapshot,
+    bytes already staged)` is called once it has started.
+    """
     wanted = checkpoint(model, precision, quantized_model)
-    store = store_for(load, provider, region)
-    result = staging.stage(store, wanted, revision=revision, progress=progress, on_plan=on_plan)
+    if in_cloud:
+        copier = copier_for(load, provider, region)
+        started = (lambda job, snap, already: on_job(job, copier.describe, snap, already)) if on_job else None
+        result = stage_in_cloud.stage(copier, wanted, revision=revision, on_start=started)
+    else:
+        result = staging.stage(store_for(load, provider, region), wanted, revision=revision, progress=progress,
+                               on_plan=on_plan)  # fmt: skip
     manifest = result.manifest
     staged_store.record(state, StagedCopy(uri=manifest.uri, provider=manifest.provider, region=manifest.region,
                                           model_id=manifest.model_id, revision=manifest.revision,

@@ -180,7 +180,7 @@ def stage(store: WeightsStore, model_id: str, *, revision: str = "main", progres
     created = store.ensure_bucket()
     prefix = prefix_for(model_id, snap.revision)
     have = store.list_objects(prefix)
-    done = [f for f in snap.files if _matches(have.get(prefix + f.path), f)]
+    done = [f for f in snap.files if matches(have.get(prefix + f.path), f)]
     skipped = sum(f.size for f in done)
     if on_plan:
         on_plan(snap, skipped)
@@ -252,7 +252,7 @@ def remove(store: WeightsStore, model_id: str, *, dry_run: bool = False) -> list
 # --- internals ---------------------------------------------------------------------------------------------
 
 
-def _matches(stored: StoredObject | None, item: hub.HubFile) -> bool:
+def matches(stored: StoredObject | None, item: hub.HubFile) -> bool:
     """Return whether an object already staged is the Hub's file: same size and the same hash (sha256 for LFS
     files, the git blob id for the others). An object without its hash in metadata is copied again."""
     if stored is None or stored.size != item.size:

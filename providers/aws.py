@@ -42,7 +42,7 @@ from cloudrun.models import (
 )
 from cloudrun.provider import ClientFactory, Provider
 
-from . import aws_client, aws_metrics, aws_resources, aws_role, aws_storage, aws_template
+from . import aws_client, aws_metrics, aws_resources, aws_role, aws_stage_job, aws_storage, aws_template
 from .aws_client import CREDENTIALS_HINT
 from .aws_resources import Listed
 from .common import failure_error
@@ -73,6 +73,7 @@ class SageMakerProvider(Provider):
     has_quota_api = True
     has_invocation_metrics = True
     can_stage_weights = True
+    can_stage_in_cloud = True
     token_visible_in = (
         "the SageMaker model's container environment, readable with DescribeModel (CreateModel take"
         "s no secret reference there)"
@@ -225,6 +226,12 @@ class SageMakerProvider(Provider):
         return failure_error(endpoint, kind, aws_client.HINTS, service="SageMaker", unit="instance",
                              otherwise=f"more in CloudWatch Logs: /aws/sagemaker/Endpoints/{endpoint.ref.name}",
                              detail=f"; last log lines:\n{tail}" if tail else "")  # fmt: skip
+
+    def in_cloud_copier(self, region: str) -> aws_stage_job.ProcessingJobCopier:
+        """Return a SageMaker Processing job in `region` that copies weights into cloudrun's bucket (aws_stage_job),
+        run as the execution role (found or made when the job starts)."""
+        return aws_stage_job.ProcessingJobCopier(self._call, self.weights_store(region), self.resolve_role,
+                                                 sleep=self._sleep)
 
     def weights_store(self, region: str) -> aws_storage.S3WeightsStore:
         """Return cloudrun's S3 bucket of staged weights for this account in `region` (aws_storage)."""

@@ -153,14 +153,16 @@ def refuse_existing(call: Call, spec: DeploySpec) -> None:
 def create_step(
     call: Call, region: str, operation: str, params: dict[str, Any], sleep: Callable[[float], None] | None
 ) -> None:
-    """Send one create, never repeated on a 5xx; create_model waits out IAM propagation of a new role."""
+    """Send one create, never repeated on a 5xx; create_model and create_processing_job wait out IAM propagation of
+    a new role."""
     waited = 0.0
     while True:
         try:
             call("sagemaker", region, operation, params, idempotent=False)
             return
         except InvalidInput as exc:
-            assumable_soon = operation == "create_model" and "could not assume role" in exc.message.lower()
+            assumable_soon = (operation in ("create_model", "create_processing_job")
+                              and "could not assume role" in exc.message.lower())  # fmt: skip
             if not assumable_soon or waited >= ROLE_PROPAGATION_S:
                 raise
         (sleep or time.sleep)(ROLE_PROPAGATION_STEP_S)

@@ -1,7 +1,10 @@
 """The IAM role SageMaker assumes to run an endpoint: find the one to use, or create cloudrun's own.
 
 The role cloudrun creates may do what AWS lists for a hosting role, scoped down: pull the LMI serving image,
-publish the endpoint's metrics, write its logs, and read weights staged in `cloudrun-*` S3 buckets. A role
+publish the endpoint's metrics, write its logs, and read weights staged in `cloudrun-*` S3 buckets; and, for the
+processing job `cloudrun stage --in-cloud` runs as it, pull the scikit-learn processing image and write objects in
+`cloudrun-weights-*` buckets (so an endpoint running as this role could write there too: pass --role to keep a
+read-only role for endpoints). A role
 cloudrun made earlier (tagged cloudrun-managed) gets the current policy again when it is reused.
 """
 
@@ -11,6 +14,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping
+from importlib import resources
 from typing import Any
 
 from cloudrun.errors import AuthError, CloudrunError, Conflict, NotFound
@@ -21,6 +25,7 @@ from . import aws_template
 ROLE_NAME = "cloudrun-sagemaker-execution"
 ROLE_ENV = "CLOUDRUN_SAGEMAKER_ROLE_ARN"
 LMI_REPOSITORY = "djl-inference"  # the LMI image's repository, in each region's registry account
+STAGE_JOB_REPOSITORY = "sagemaker-scikit-learn"  # the in-cloud staging job's image (templates/sagemaker-stage-job.json)
 CREDENTIALS_MISSING = "no usable AWS credentials"  # how the adapter's error table says the chain found none
 NO_ROLE_HINT = f"pass --role ARN, set {ROLE_ENV}, or allow iam:CreateRole so cloudrun can create {ROLE_NAME}"
 
@@ -70,8 +75,27 @@ def execution_policy() -> dict[str, Any]:
                 "Action": ["s3:GetObject", "s3:ListBucket"],
                 "Resource": ["arn:aws:s3:::cloudrun-*", "arn:aws:s3:::cloudrun-*/*"],
             },  # fmt: skip
+            {
+                "Sid": "StageInCloudWrite",  # `cloudrun stage --in-cloud`: the processing job writes the weights
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+                "Resource": "arn:aws:s3:::cloudrun-weights-*/*",
+            },  # fmt: skip
+            {
+                "Sid": "StageInCloudImage",  # and runs in AWS's scikit-learn processing image (aws_stage_job.py)
+                "Effect": "Allow",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                "Resource": [f"arn:aws:ecr:*:{account}:repository/{STAGE_JOB_REPOSITORY}"
+                             for account in stage_job_accounts()],
+            },  # fmt: skip
         ],
     }
+
+
+def stage_job_accounts() -> list[str]:
+    """Return every AWS account publishing the scikit-learn processing image (templates/sagemaker-stage-job.json)."""
+    document = resources.files("cloudrun.templates").joinpath("sagemaker-stage-job.json").read_text(encoding="utf-8")
+    return sorted(set(json.loads(document)["registries"].values()))
 
 
 IamCall = Callable[..., dict[str, Any]]

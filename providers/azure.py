@@ -63,6 +63,7 @@ from .azure_resources import (
     created_at,
     deployment_entity,
     endpoint_entity,
+    ensure_datastore,
     managed,
     model_entity,
     needs_traffic,
@@ -202,7 +203,10 @@ class AzureMLProvider(Provider):
     def render_requests(self, spec: DeploySpec) -> list[tuple[str, dict[str, Any]]]:
         """Return the calls create() makes, sending nothing: the Hugging Face token redacted."""
         token = azure_template.REDACTED_TOKEN if azure_template.hf_token() and not spec.weights_uri else None
-        staged = [("models.create_or_update", azure_template.model_asset(spec))] if spec.weights_uri else []
+        staged = []
+        if spec.weights_uri:  # cloudrun's datastore (created once), then the model asset on it
+            staged = [("datastores.create_or_update", azure_template.datastore(spec)),
+                      ("models.create_or_update", azure_template.model_asset(spec))]
         return staged + azure_template.requests(spec, token)
 
     def describe(self, ref: EndpointRef) -> Endpoint:
@@ -370,6 +374,7 @@ class AzureMLProvider(Provider):
             raise InvalidInput(f"the staged weights at {spec.weights_uri} are not complete (no manifest)",
                                hint=f"stage them again: `cloudrun stage {spec.served_model} --provider azure "
                                f"--region {spec.region}`")  # fmt: skip
+        ensure_datastore(self._call, self._ml(), azure_template.datastore(spec))
         asset = model_entity(azure_template.model_asset(spec))
         self._call(lambda: self._ml().models.create_or_update(asset))
 

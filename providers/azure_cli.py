@@ -23,7 +23,7 @@ from cloudrun.terminal import DryRunOpt, YesOpt, confirm, errors_to_exit, out
 azure_app = typer.Typer(help="Azure ML helpers: the vLLM wrapper image its deployments need.", no_args_is_help=True)
 
 REGISTRY_NAME = re.compile(r"^[a-zA-Z0-9]{5,50}$")  # ACR names: 5-50 alphanumerics
-DEFAULT_IMAGE = "cloudrun/vllm-wrapper:{version}"
+DEFAULT_IMAGE = "cloudrun/vllm-wrapper:{version}-{revision}"  # rebuilt when the wrapper changes
 REGISTRY_HELP = ("Your Azure Container Registry's name; the workspace's is the last part of "
                  "`az ml workspace show --query container_registry`.")  # fmt: skip
 
@@ -44,7 +44,8 @@ def build_image(
         raise InvalidInput(f"{registry!r} is not an Azure Container Registry name (5-50 letters and digits)",
                            hint="pass the registry's name, not its login server (drop .azurecr.io)")  # fmt: skip
     template = azure_template.load_template()
-    image = image or DEFAULT_IMAGE.format(version=template["image"].rsplit(":", 1)[-1])
+    image = image or DEFAULT_IMAGE.format(version=template["image"].rsplit(":", 1)[-1],
+                                          revision=template["wrapper_revision"])  # fmt: skip
     full = f"{registry.lower()}.azurecr.io/{image}"
     dockerfile = "\n".join(template["dockerfile"]) + "\n"
     shown = str(output) if output else "DIR"

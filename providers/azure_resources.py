@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from azure.ai.ml.entities import (
+    AzureBlobDatastore,
     Environment,
     ManagedOnlineDeployment,
     ManagedOnlineEndpoint,
@@ -17,7 +18,7 @@ from azure.ai.ml.entities import (
     ProbeSettings,
 )
 
-from cloudrun.errors import CloudrunError, NotFound
+from cloudrun.errors import CloudrunError, Conflict, NotFound
 from cloudrun.models import MANAGED_TAG, EndpointState
 
 from . import azure_quota
@@ -41,6 +42,24 @@ def model_entity(params: dict[str, Any]) -> Model:
     """Return the model asset of staged weights: a folder of blobs in the workspace's storage account."""
     return Model(name=params["name"], version=params["version"], path=params["path"], type=params["type"],
                  tags=dict(params["tags"]), description=params.get("description"))  # fmt: skip
+
+
+def ensure_datastore(call: Call, ml: Any, params: dict[str, Any]) -> None:
+    """Create cloudrun's identity-based Blob datastore over its weights container unless it exists; Conflict (nothing
+    changed) when a datastore of that name exists without cloudrun's tag."""
+    try:
+        existing = call(lambda: ml.datastores.get(params["name"]))
+    except NotFound:
+        existing = None
+    if existing is not None:
+        if (existing.tags or {}).get(MANAGED_TAG) != "true":
+            raise Conflict(f"datastore {params['name']} exists without cloudrun's tag: cloudrun will not change it",
+                           hint=f"tag it {MANAGED_TAG}=true if it is cloudrun's, or remove it")  # fmt: skip
+        return
+    store = AzureBlobDatastore(name=params["name"], account_name=params["account_name"],
+                               container_name=params["container_name"], description=params["description"],
+                               tags=dict(params["tags"]))  # fmt: skip
+    call(lambda: ml.datastores.create_or_update(store))
 
 
 def deployment_entity(params: dict[str, Any]) -> ManagedOnlineDeployment:

@@ -11,13 +11,14 @@ import json
 import math
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from cloudrun.errors import InvalidInput
-from cloudrun.models import DeploySpec
+from cloudrun.models import MANAGED_TAG, DeploySpec
 
 from .common import REDACTED_TOKEN, hf_token, needs_remote_code
 
@@ -27,6 +28,7 @@ NAME_RULE = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 with '-' (Azure ML checks this locally in the SDK and again in the service); cloudrun's names are lowercase."""
 
 Request = tuple[str, dict[str, Any]]
+BLOB_HOST = ".blob.core.windows.net"
 
 __all__ = ["REDACTED_TOKEN", "hf_token", "load_template", "requests", "check_name", "deployment_name"]
 
@@ -88,12 +90,38 @@ def environment_variables(spec: DeploySpec, token: str | None) -> dict[str, str]
     return variables
 
 
+def blob_location(uri: str) -> tuple[str, str, str]:
+    """Return (storage account, container, prefix) of staged weights' Blob URL: https://ACCOUNT.blob.core.windows.net/
+    CONTAINER/PREFIX, or the sandbox's http://127.0.0.1:PORT/blob/ACCOUNT/CONTAINER/PREFIX."""
+    parts = urllib.parse.urlsplit(uri)
+    path = parts.path.lstrip("/")
+    host = parts.hostname or ""
+    if host.endswith(BLOB_HOST):
+        account = host.removesuffix(BLOB_HOST)
+    elif path.startswith("blob/"):
+        account, _, path = path.removeprefix("blob/").partition("/")
+    else:
+        raise InvalidInput(f"{uri} is not a Blob storage URL of staged weights", hint="stage with `cloudrun stage`")
+    container, _, prefix = path.partition("/")
+    return account, container, prefix
+
+
+def datastore(spec: DeploySpec) -> dict[str, Any]:
+    """Return the identity-based Blob datastore over cloudrun's weights container (how-to-datastore.md, 'Create an
+    Azure Blob datastore', identity-based access: no credentials are stored in the workspace)."""
+    account, container, _ = blob_location(spec.weights_uri)
+    return {"name": container.replace("-", "_"), "account_name": account, "container_name": container,
+            "description": "model weights staged by cloudrun", "tags": {MANAGED_TAG: "true"}}  # fmt: skip
+
+
 def model_asset(spec: DeploySpec) -> dict[str, Any]:
-    """Return the model asset that names the staged weights (a folder in the workspace's storage account)."""
+    """Return the model asset that names the staged weights: a folder on cloudrun's datastore, in the
+    azureml://datastores/NAME/paths/PATH form how-to-manage-models.md lists under 'Supported paths' (no https URL)."""
     staged = load_template()["staged"]
-    return {"name": spec.name, "version": staged["model_version"], "path": spec.weights_uri,
-            "type": staged["model_type"], "tags": spec.tags,
-            "description": f"{spec.served_model} staged by cloudrun"}  # fmt: skip
+    _, _, prefix = blob_location(spec.weights_uri)
+    path = f"azureml://datastores/{datastore(spec)['name']}/paths/{prefix}"
+    return {"name": spec.name, "version": staged["model_version"], "path": path, "type": staged["model_type"],
+            "tags": spec.tags, "description": f"{spec.served_model} staged by cloudrun"}  # fmt: skip
 
 
 def probes(startup_estimate_s: int) -> tuple[dict[str, int], dict[str, int]]:

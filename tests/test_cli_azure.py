@@ -35,10 +35,10 @@ def test_dry_run_prints_the_dockerfile_and_the_command_and_writes_nothing(tmp_pa
     assert result.exit_code == 0, result.output
     assert (
         "FROM vllm/vllm-openai:v0.11.0" in result.stdout
-        and 'exec vllm serve \\"$VLLM_MODEL\\" $VLLM_ARGS' in result.stdout
+        and 'exec vllm serve \\"$M\\" $VLLM_ARGS' in result.stdout and 'M=\\"$VLLM_MODEL\\"' in result.stdout
     )
-    assert "az acr build --registry myregistry --image cloudrun/vllm-wrapper:v0.11.0 DIR" in result.stdout
-    assert "CLOUDRUN_AZUREML_IMAGE=myregistry.azurecr.io/cloudrun/vllm-wrapper:v0.11.0" in result.stdout
+    assert "az acr build --registry myregistry --image cloudrun/vllm-wrapper:v0.11.0-r2 DIR" in result.stdout
+    assert "CLOUDRUN_AZUREML_IMAGE=myregistry.azurecr.io/cloudrun/vllm-wrapper:v0.11.0-r2" in result.stdout
     assert list(tmp_path.iterdir()) == []
 
 
@@ -48,10 +48,10 @@ def test_builds_with_acr_tasks_and_says_what_to_set(tmp_path, monkeypatch):
     result = runner.invoke(app, ["azure", "build-image", "--registry", "myregistry", "--output", str(build), "--yes"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "az-args").read_text().split() == [
-        "acr", "build", "--registry", "myregistry", "--image", "cloudrun/vllm-wrapper:v0.11.0", str(build)
+        "acr", "build", "--registry", "myregistry", "--image", "cloudrun/vllm-wrapper:v0.11.0-r2", str(build)
     ]  # fmt: skip
     assert (build / "Dockerfile").read_text().startswith("FROM vllm/vllm-openai:v0.11.0")
-    assert "export CLOUDRUN_AZUREML_IMAGE=myregistry.azurecr.io/cloudrun/vllm-wrapper:v0.11.0" in result.stdout
+    assert "export CLOUDRUN_AZUREML_IMAGE=myregistry.azurecr.io/cloudrun/vllm-wrapper:v0.11.0-r2" in result.stdout
 
 
 def test_a_failed_build_and_bad_input_exit_non_zero_with_one_line(tmp_path, monkeypatch):

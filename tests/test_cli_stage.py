@@ -28,6 +28,7 @@ def test_stage_json_list_and_rm_with_confirmation(hub):
     staged = one_json_document(run("stage", MODEL, *WHERE, "--json"))
     assert staged["sent_bytes"] == staged["total_bytes"] > 0 and staged["uri"].startswith("s3://cloudrun-weights-")
     assert "aws.amazon.com/s3/pricing" in staged["storage_price_source"]
+    assert staged["in_cloud_note"] is None  # a few MB over loopback: no machine in the cloud would beat it
     listed = one_json_document(run("stage", "list", "--json"))
     assert [c["uri"] for c in listed["staged"]] == [staged["uri"]]
     assert one_json_document(run("status", "--json"))["staged_weights"]["copies"] == 1

@@ -8,7 +8,7 @@ import pytest
 from cloudrun import staging
 from cloudrun.errors import Conflict, InvalidInput
 from cloudrun.models import EndpointState
-from cloudrun.sandbox import hub_fake
+from cloudrun.sandbox import azure_fake, azure_fake_models, fake_vllm, hub_fake
 from cloudrun.sandbox.blob_fake import handle
 from tests.test_azure_adapter import REGION, azure_env, provider, sandbox, spec, wait_until  # noqa: F401
 
@@ -42,8 +42,59 @@ def test_stage_into_blob_then_the_deployment_mounts_it_with_no_token(sandbox, hu
     assert deployment["modelMountPath"] == "/var/azureml-model"
     assert deployment["environmentVariables"]["VLLM_MODEL"] == "/var/azureml-model"
     assert deployment["model"].endswith("/models/r1-staged/versions/1")
-    assert sandbox.arm.models[("r1-staged", "1")]["properties"]["modelUri"] == result.manifest.uri
+    datastore = store.bucket.replace("-", "_")
+    prefix = f"{MODEL}/{hub_fake.COMMIT}/"
+    uri = sandbox.arm.models[("r1-staged", "1")]["properties"]["modelUri"]
+    assert uri.startswith("azureml://subscriptions/") and uri.endswith(f"/datastores/{datastore}/paths/{prefix}")
+    properties = sandbox.arm.datastores[datastore]["properties"]
+    assert (properties["accountName"], properties["containerName"]) == (sandbox.arm.blob.account, store.bucket)
+    assert properties["credentials"] == {"credentialsType": "None"}  # identity-based: no key kept in the workspace
+    assert properties["tags"] == {"cloudrun-managed": "true"}
     assert "hf_must_not_leak" not in str(deployment)
+    # in service: the wrapper found the copy below the mount path, at MOUNT/NAME/VERSION/FOLDER (the docs' layout)
+    folder = f"/var/azureml-model/r1-staged/1/{hub_fake.COMMIT}"
+    assert azure_fake_models.mounted(sandbox.arm, ("r1-staged", "1"), "/var/azureml-model") == {folder: MODEL}
+    ref2 = adapter.create(spec("r1-again", model_id=MODEL, weights_uri=result.manifest.uri))  # the datastore reused
+    wait_until(adapter, ref2, EndpointState.in_service)
+
+
+def test_a_wrapper_built_before_r2_cannot_find_the_mounted_copy(sandbox, hub, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("CLOUDRUN_AZUREML_IMAGE", azure_fake.SANDBOX_IMAGE.removesuffix("-r2"))
+    adapter = provider()
+    result = staging.stage(adapter.weights_store(REGION), MODEL)
+    ref = adapter.create(spec("r1-old", model_id=MODEL, weights_uri=result.manifest.uri))
+    wait_until(adapter, ref, EndpointState.failed)
+    assert "/var/azureml-model does not appear to have a file named config.json" in sandbox.arm._logs[("r1-old",
+                                                                                                       "main")]
+
+
+def test_a_datastore_of_that_name_without_the_tag_is_never_changed(sandbox, hub):  # noqa: F811
+    adapter = provider()
+    store = adapter.weights_store(REGION)
+    result = staging.stage(store, MODEL)
+    name = store.bucket.replace("-", "_")
+    theirs = {"name": name, "properties": {"datastoreType": "AzureBlob", "accountName": "elsewhere",
+                                           "containerName": "theirs", "credentials": {"credentialsType": "None"}}}
+    sandbox.arm.datastores[name] = theirs
+    with pytest.raises(Conflict, match="without cloudrun's tag"):
+        adapter.create(spec("r1-theirs", model_id=MODEL, weights_uri=result.manifest.uri))
+    assert sandbox.arm.datastores[name] is theirs and "r1-theirs" not in sandbox.arm.endpoints
+
+
+def test_the_fake_refuses_a_model_on_a_datastore_that_does_not_exist(sandbox):  # noqa: F811
+    from azure.ai.ml.entities import Model
+
+    with pytest.raises(Exception, match="Datastore nowhere was not found"):
+        provider()._ml().models.create_or_update(Model(name="m", version="1", path="azureml://datastores/nowhere/paths/x/"))
+
+
+def test_the_wrapper_serves_the_shallowest_folder_with_config_json():
+    folders = {"/m/r1/1/abc": "org/model", "/m/r1/1/abc/sub": "other"}
+    image = azure_fake.SANDBOX_IMAGE
+    assert fake_vllm.wrapper_model(image, "/m", folders) == "/m/r1/1/abc"
+    assert fake_vllm.wrapper_model(image, "/m/r1/1/abc", folders) == "/m/r1/1/abc"
+    assert fake_vllm.wrapper_model(image, "org/model", folders) == "org/model"  # a Hub id: as given
+    assert fake_vllm.wrapper_model(image.removesuffix("-r2"), "/m", folders) == "/m"  # before r2: as given
 
 
 def test_a_copy_without_manifest_is_refused_and_a_model_path_without_blobs_is_refused_by_the_fake(sandbox, hub):  # noqa: F811

@@ -137,7 +137,9 @@ def deploy(
             stage_ops.stage_first(state, load, plan)
         staged = stage_ops.use_staged(plan, state)
     first = plan.targets[0]
-    console.print(time_to_serve.estimate(plan.plan.need, first.spec.gpu_count).describe()
+    estimate = time_to_serve.estimate(plan.plan.need, first.spec.gpu_count, instance_type=first.spec.instance_type,
+                                      past=time_to_serve.history())  # fmt: skip
+    console.print(estimate.describe()
                   + (f"; loading from {first.spec.weights_uri}" if first.spec.weights_uri else ""),
                   highlight=False, markup=False, style="dim")  # fmt: skip
     if not first.spec.weights_uri and hf_token_set() and not dry_run:

@@ -119,12 +119,14 @@ def plan(
         now=now,
     )
     first = next((o for o in result.options if o.fit.feasible), None)
-    estimate = time_to_serve.estimate(result.need, first.offer.gpu_count) if first else None
+    estimate = None
+    if first is not None:  # with the user's own measured times of the same model on the same instance type
+        estimate = time_to_serve.estimate(result.need, first.offer.gpu_count, instance_type=first.offer.instance_type,
+                                          past=time_to_serve.history())  # fmt: skip
     if as_json:
         document = render.plan_json(result)
-        if estimate is not None:  # for the first option: minutes from create to serving, typical and pessimistic
-            document["time_to_serve_s"] = {"hub": [round(s) for s in estimate.hub_s],
-                                           "staged": [round(s) for s in estimate.staged_s]}  # fmt: skip
+        if estimate is not None:  # for the first option: seconds from create to serving, typical and pessimistic
+            document["time_to_serve_s"] = estimate.as_json()
         print_json(document)
     else:
         render.print_plan(out, result, now, everything=show_all, sources=sources)

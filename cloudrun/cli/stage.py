@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,8 +14,9 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from cloudrun import stage_ops, staging
+from cloudrun import hub, stage_advice, stage_ops, staging
 from cloudrun.cli.deploy import _loader
+from cloudrun.errors import InvalidInput
 from cloudrun.models import Precision
 from cloudrun.state import StateStore
 from cloudrun.terminal import (
@@ -64,28 +66,50 @@ def copy(
     precision: Precision | None = typer.Option(None, "--precision", help="Stage the checkpoint this precision loads."),
     quantized_model: str | None = typer.Option(None, "--quantized-model", help="Stage this pre-quantized checkpoint."),
     revision: str = typer.Option("main", "--revision", help="Branch, tag or commit on the Hub."),
+    in_cloud: bool = typer.Option(False, "--in-cloud", help="Copy from a machine in the region (aws: a SageMaker "
+                                  "Processing job, billed per second) instead of through this one."),  # fmt: skip
     as_json: bool = JsonOpt,
     sandbox: bool = SandboxOpt,
 ) -> None:
     """Copy MODEL's weights from the Hub into cloudrun's bucket in the region, resumably (`stage MODEL` for short)."""
+    if in_cloud and sandbox:
+        raise InvalidInput("the sandbox does not run processing jobs", hint="stage in the sandbox without --in-cloud")
     enter_sandbox(sandbox)
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                    TimeRemainingColumn(), console=err, transient=True, disable=as_json)  # fmt: skip
     task = bar.add_task(f"staging {escape(model)}", total=None)
+    watch = stage_advice.CopyWatch(_in_region_command(model, provider, region))
 
     def planned(snapshot: Any, already: int) -> None:
         bar.update(task, total=snapshot.total_bytes)
+        watch.planned(snapshot.total_bytes, already)
         if already:
             err.print(f"resuming: {already / 1e9:.2f} GB already staged and checked", highlight=False)
 
-    with bar, StateStore() as state:
+    def sent(n: int) -> None:
+        bar.advance(task, n)
+        if (note := watch.tick(n)) is not None:
+            err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+
+    jobs: list[str] = []
+
+    def job_started(job: str, what: str, snapshot: Any, already: int) -> None:
+        jobs.append(job)
+        left = (snapshot.total_bytes - already) / 1e9
+        err.print(f"started {escape(job)}, {escape(what)}: {left:.2f} GB to copy from the Hub; waiting for it "
+                  "(Ctrl-C stops waiting, not the job)", highlight=False)  # fmt: skip
+        if hub.token() and not hub.public(snapshot.model_id, snapshot.revision):
+            err.print("[yellow]warning:[/yellow] the model is gated: HF_TOKEN is in the job's environment, "
+                      "readable with DescribeProcessingJob", highlight=False)  # fmt: skip
+
+    with (contextlib.nullcontext() if in_cloud else bar), StateStore() as state:
         result = stage_ops.stage_model(state, _loader(), model, provider, region, precision=precision,
-                                       quantized_model=quantized_model, revision=revision,
-                                       progress=lambda n: bar.advance(task, n), on_plan=planned)  # fmt: skip
+                                       quantized_model=quantized_model, revision=revision, progress=sent,
+                                       on_plan=planned, in_cloud=in_cloud, on_job=job_started)  # fmt: skip
     if as_json:
-        print_json(_result_json(result))
+        print_json({**_result_json(result), "in_cloud_note": watch.note, "in_cloud_job": jobs[0] if jobs else None})
         return
     manifest = result.manifest
     rate = result.sent_bytes / result.seconds / 1e6 if result.seconds > 0 else 0.0
@@ -143,6 +167,12 @@ def rm(
         return
     verb = "would delete" if dry_run else "deleted"
     out.print(f"{verb} {len(keys)} objects of {model} in {provider} {region}", highlight=False, markup=False)
+
+
+def _in_region_command(model: str, provider: str, region: str) -> str:
+    """Return how to run the copy from a machine in the region instead of this one."""
+    command = f"cloudrun stage {model} --provider {provider} --region {region}"
+    return f"`{command} --in-cloud`" if provider == "aws" else f"`{command}` on a VM in {region}"
 
 
 def _result_json(result: staging.StageResult) -> dict[str, Any]:

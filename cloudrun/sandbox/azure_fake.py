@@ -30,7 +30,7 @@ SUBSCRIPTION = "00000000-0000-0000-0000-00000000c10d"
 RESOURCE_GROUP = "cloudrun-sandbox"
 WORKSPACE = "cloudrun-sandbox-ws"
 LOCATION = "eastus"
-SANDBOX_IMAGE = "cloudrunsandbox.azurecr.io/cloudrun/vllm-wrapper:v0.11.0"
+SANDBOX_IMAGE = "cloudrunsandbox.azurecr.io/cloudrun/vllm-wrapper:v0.11.0-r2"
 
 
 @dataclass

@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from cloudrun.sandbox import azure_fake_routes, blob_fake, fake_vllm
+from cloudrun.sandbox import azure_fake_models, azure_fake_routes, blob_fake, fake_vllm
 from cloudrun.sandbox.azure_fake_routes import CANNED_REPLY as CANNED_REPLY  # re-exported: tests import it here
 from cloudrun.sandbox.azure_fake_state import STORAGE_ACCOUNT, ArmState, Reply, arm_error
 from cloudrun.sandbox.http_fake import Routes
@@ -223,54 +222,16 @@ class FakeArm(ArmState):
         if "VLLM_MODEL" not in variables or image.startswith(("vllm/vllm-openai", "docker.io/vllm/vllm-openai")):
             return None
         gpu, count = fake_vllm.azure_gpus(str(properties.get("instanceType", "")))
-        mount = properties.get("modelMountPath")
-        if properties.get("model") and mount and variables.get("VLLM_MODEL") == mount:
-            # the mounted model asset: the staged copy's manifest says which model it is
-            staged = self._staged_model(str(self.models[_model_key(str(properties["model"]))]["properties"]
-                                            .get("modelUri", "")))  # fmt: skip
-            variables = {**variables, "VLLM_MODEL": staged or mount}
+        mount = str(properties.get("modelMountPath") or "")
+        if properties.get("model") and mount:  # the model asset mounted as the docs lay it out (azure_fake_models)
+            folders = azure_fake_models.mounted(self, _model_key(str(properties["model"])), mount)
+            served = fake_vllm.wrapper_model(image, variables["VLLM_MODEL"], folders)
+            if served in folders:  # the staged copy's manifest says which model it is
+                variables = {**variables, "VLLM_MODEL": folders[served]}
+            elif served.startswith(mount):
+                return f"OSError: {served} does not appear to have a file named config.json."
         launch = fake_vllm.args_launch(image, fake_vllm.wrapper_args(variables), gpu, count)
         return fake_vllm.start(launch)
-
-    def _model(self, method: str, parts: list[str], document: dict[str, Any]) -> Reply:
-        """Model assets (models/NAME/versions[/VERSION]): list, get, put. A model whose path is in the workspace's
-        storage account must have blobs under it (sandbox wording: Azure ML resolves the path when it registers)."""
-        name = parts[1]
-        if len(parts) == 3:
-            found = [m for (n, _), m in sorted(self.models.items()) if n == name]
-            return 200, {}, {"value": found}
-        key = (name, parts[3])
-        if method == "GET":
-            return (200, {}, self.models[key]) if key in self.models else self._missing("model", f"{name}:{parts[3]}")
-        if method == "DELETE":
-            self.models.pop(key, None)
-            return 200, {}, None
-        if method != "PUT":
-            return arm_error(405, "MethodNotAllowed", method)
-        uri = str((document.get("properties") or {}).get("modelUri") or "")
-        ours = f"{self.base_url}/blob/{self.blob.account}/"
-        if uri.startswith(ours):
-            container, _, prefix = uri.removeprefix(ours).partition("/")
-            if not self.blob.blobs_under(container, prefix):
-                return arm_error(400, "UserError", f"No files were found at the model path {uri}.")
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self.models[key] = {"id": self._ws_id(f"/models/{name}/versions/{parts[3]}"), "name": parts[3],
-                            "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
-                            "systemData": {"createdAt": stamp, "createdBy": "cloudrun-sandbox", "createdByType": "User",
-                                           "lastModifiedAt": stamp},  # as ARM answers (older SDKs read it)
-                            "properties": {"flavors": {}, "provisioningState": "Succeeded",
-                                           **(document.get("properties") or {})}}  # fmt: skip  # as ARM answers
-        return 201, {}, self.models[key]
-
-    def _staged_model(self, uri: str) -> str | None:
-        ours = f"{self.base_url}/blob/{self.blob.account}/"
-        container, _, prefix = uri.removeprefix(ours).partition("/")
-        manifest = self.blob.blobs_under(container, prefix + "cloudrun-manifest.json").get(
-            prefix + "cloudrun-manifest.json")
-        try:
-            return str(json.loads(manifest["data"])["model_id"]) if manifest else None
-        except (ValueError, KeyError):
-            return None
 
     def _environment(self, method: str, parts: list[str], document: dict[str, Any]) -> Reply:
         if len(parts) < 2:
@@ -329,7 +290,8 @@ _WORKSPACE_ROUTES: Routes[Callable[[FakeArm, str, list[str], dict[str, Any]], Re
         ("GET", r"", FakeArm._workspace),
         ("", r"", FakeArm._not_allowed),
         ("", r"environments(?:/.*)?", FakeArm._environment),
-        ("", r"models/[^/]+/versions(?:/[^/]+)?", FakeArm._model),
+        ("", r"datastores/[^/]+", azure_fake_models.datastore),
+        ("", r"models/[^/]+/versions(?:/[^/]+)?", azure_fake_models.model),
         ("", r"onlineEndpoints", FakeArm._list_endpoints),
         ("", r"onlineEndpoints/[^/]+", FakeArm._endpoint),
         ("POST", r"onlineEndpoints/[^/]+/listKeys(?:/.*)?", FakeArm._list_keys),

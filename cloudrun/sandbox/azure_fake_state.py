@@ -62,6 +62,7 @@ class ArmState:
         self.base_url = ""  # set by the server once it is bound
         self.blob = BlobState(account=STORAGE_ACCOUNT)  # the workspace's storage account, served under /blob/
         self.models: dict[tuple[str, str], dict[str, Any]] = {}  # (name, version) -> model asset
+        self.datastores: dict[str, dict[str, Any]] = {}  # name -> datastore
         self.faults = Faults()
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.deployments: dict[tuple[str, str], dict[str, Any]] = {}

@@ -145,6 +145,20 @@ def wrapper_args(environment: dict[str, str]) -> list[str]:
     return ["--model", environment.get("VLLM_MODEL", ""), *shlex.split(environment.get("VLLM_ARGS", ""))]
 
 
+def wrapper_model(image: str, model: str, config_folders: dict[str, str]) -> str:
+    """Return the folder (or Hub id) cloudrun's Azure wrapper serves when told VLLM_MODEL=`model`.
+
+    From wrapper revision r2 (image tag ...-r2, templates/azureml-vllm.json), a folder without config.json is
+    replaced by the shallowest folder under it that holds one (`config_folders`: the folders holding one); earlier
+    wrappers serve VLLM_MODEL as given.
+    """
+    found = re.search(r"vllm-wrapper:v[\d.]+-r(\d+)", image)
+    if found is None or int(found[1]) < 2 or model in config_folders:
+        return model
+    under = [folder for folder in config_folders if folder.startswith(model.rstrip("/") + "/")]
+    return min(under, key=lambda folder: folder.count("/"), default=model)
+
+
 def _engine(image: str) -> tuple[int, int] | None:
     if "djl-inference:0.36.0-lmi18" in image:
         return (0, 12)  # LMI V18 release notes: vLLM 0.12.0
