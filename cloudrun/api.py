@@ -90,7 +90,8 @@ def deploy(
                                 max_spend=limits.max_spend_usd)  # fmt: skip
     first = deploy_plan.targets[0].option
     gate = deployer.PriceGate(first, deploy_plan.max_price_per_hour_usd, approve)
-    runner = deployer.Deployer(state, load_provider, policy=policy, progress=progress, price_gate=gate)
+    runner = deployer.Deployer(state, load_provider, policy=policy, progress=progress, price_gate=gate,
+                               owner=deploy_plan.owner)  # fmt: skip
     try:
         result = runner.run(deploy_plan.targets)  # Ctrl-C propagates: its row is what `status --refresh` finds
     except CloudrunError as exc:  # nothing runs: its limits go, the events say why

@@ -12,12 +12,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cloudrun import api, inputs, paths
+from cloudrun import api, inputs
 from cloudrun.cli import render_deploy
 from cloudrun.deployer import DeployInterrupted, WaitPolicy
 from cloudrun.errors import AuthError, CloudrunError, InvalidInput
 from cloudrun.models import PlanOption, Precision
 from cloudrun.state import StateStore
+from cloudrun.state import database as state_database
 from cloudrun.terminal import (
     DryRunOpt,
     JsonOpt,
@@ -52,7 +53,7 @@ def _loader(
 
 def deployment_names(incomplete: str) -> list[str]:
     """Return the recorded live deployments whose name starts with `incomplete`, for shell completion."""
-    if not paths.state_path().exists():  # completing must never create a state file
+    if not state_database.exists():  # completing must never create a state file
         return []
     try:
         with StateStore() as state:
@@ -106,6 +107,9 @@ def deploy(
     max_spend: str | None = typer.Option(
         None, "--max-spend", envvar="CLOUDRUN_MAX_SPEND", help="`watch` removes it before it costs more (USD)."
     ),
+    owner: str | None = typer.Option(
+        None, "--owner", help="Who it is deployed for, shown to a team sharing the state (default: your OS user)."
+    ),
     dry_run: bool = DryRunOpt,
     yes: bool = YesOpt,
     as_json: bool = JsonOpt,
@@ -117,7 +121,7 @@ def deploy(
         model, cheapest=cheapest, provider=provider, region=region, instance_type=instance_type, name=name,
         precision=precision, quantized_model=quantized_model, context=context, hours=hours, catalog_file=catalog,
         credits_file=credits, spot=spot, exclude=split_values(exclude), free_only=free_only, max_price=max_price,
-        idle_timeout=idle_timeout, ttl=ttl, max_spend=max_spend,
+        idle_timeout=idle_timeout, ttl=ttl, max_spend=max_spend, owner=owner,
     )  # fmt: skip
     load = _loader(role, project, subscription, resource_group, workspace)
     console = err if as_json else out

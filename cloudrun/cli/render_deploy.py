@@ -131,6 +131,7 @@ def deployment_json(deployment: Deployment, now: datetime | None = None) -> dict
         "uptime_hours": round(_hours(deployment, now), 4),
         "cost_so_far_usd": round(float(deployment.cost_so_far(now)), 4),
         "adopted": deployment.adopted,
+        "owner": deployment.owner,
     }
 
 
