@@ -33,7 +33,8 @@ with StateStore() as store:  # CLOUDRUN_DATABASE_URL, as every command reads it
 
 
 def run(home: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CLOUDRUN_HOME": str(home), "CLOUDRUN_DATABASE_URL": url}
+    """Run a command as the member whose home it is (the OS user getpass reads first: LOGNAME)."""
+    env = {**os.environ, "CLOUDRUN_HOME": str(home), "CLOUDRUN_DATABASE_URL": url, "LOGNAME": home.name}
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
@@ -56,15 +57,26 @@ def test_two_homes_on_one_database_see_each_others_deployments_and_burn(tmp_path
     assert added.returncode == 0, added.stderr
 
     for home in (alice, bob):
-        status = run(home, shared_url, str(SCRIPT), "status", "--json")
-        assert status.returncode == 0, status.stderr
-        rows = {row["name"]: row["owner"] for row in json.loads(status.stdout)["deployments"]}
-        assert rows == {"alice-ep": "alice", "bob-ep": "bob"}
+        mine = run(home, shared_url, str(SCRIPT), "status", "--json")
+        assert mine.returncode == 0, mine.stderr
+        assert [row["name"] for row in json.loads(mine.stdout)["deployments"]] == [f"{home.name}-ep"]
+        everyone = run(home, shared_url, str(SCRIPT), "status", "--all-users", "--json")
+        assert everyone.returncode == 0, everyone.stderr
+        document = json.loads(everyone.stdout)
+        assert {row["name"]: row["owner"] for row in document["deployments"]} == {"alice-ep": "alice", "bob-ep": "bob"}
+        costs = {o["owner"]: (o["deployments"], o["usd_per_hour"], o["cost_so_far_usd"]) for o in document["owners"]}
+        assert {owner: cost[:2] for owner, cost in costs.items()} == {"alice": (1, 1.5), "bob": (1, 2.5)}
+        assert 2.9 < costs["alice"][2] < 3.2 and 4.9 < costs["bob"][2] < 5.2  # two hours each so far
         ledger = run(home, shared_url, str(SCRIPT), "credits", "--json")
         assert ledger.returncode == 0, ledger.stderr
         (team,) = json.loads(ledger.stdout)["grants"]
         assert team["burn_usd_per_hour"] == 4.0  # both members' endpoints burn the one grant
-        assert 7.9 < team["estimated_charges_usd"] < 8.5  # two hours of each so far
+        assert team["burn_by_owner"] == {"alice": 1.5, "bob": 2.5}
+        assert 7.9 < team["estimated_charges_usd"] < 8.5
+    table = run(bob, shared_url, str(SCRIPT), "status", "--all-users")
+    assert "alice: 1 deployment, $1.500/h" in table.stdout and "alice-ep (alice)" in table.stdout
+    text = run(bob, shared_url, str(SCRIPT), "credits")
+    assert "team burn by owner: alice $1.500/h, bob $2.500/h" in text.stdout
     assert not (alice / "state.db").exists() and not (bob / "state.db").exists()  # no SQLite file on the side
 
 

@@ -189,6 +189,9 @@ def _dry_run(plan: api.DeployPlan, load: Callable[[str], Any], as_json: bool) ->
 def status(
     refresh: bool = typer.Option(False, "--refresh", help="Reconcile with the clouds: adopt orphans, mark vanished."),
     show_all: bool = typer.Option(False, "--all", help="Include deleted deployments."),
+    all_users: bool = typer.Option(
+        False, "--all-users", help="Everyone's deployments on a shared database, with cost per owner (default: yours)."
+    ),
     as_json: bool = JsonOpt,
     sandbox: bool = SandboxOpt,
 ) -> None:
@@ -196,12 +199,13 @@ def status(
     enter_sandbox(sandbox)
     now = datetime.now(timezone.utc)
     with StateStore() as state:
-        rows, report = api.status(state, _loader(), refresh=refresh, include_deleted=show_all)
+        rows, report = api.status(state, _loader(), refresh=refresh, include_deleted=show_all, all_users=all_users)
     if as_json:
         print_json({"deployments": [render_deploy.deployment_json(d, now) for d in rows],
+                    "owners": render_deploy.owners_json(rows, now),
                     "reconciled": render_deploy.report_json(report)})  # fmt: skip
     else:
-        render_deploy.print_status(out, rows, report, now)
+        render_deploy.print_status(out, rows, report, now, by_owner=all_users)
 
 
 @app.command()
