@@ -115,3 +115,12 @@ deletions = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
 )
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True, nullable=False),  # the role, e.g. "watch"
+    Column("holder", Text, nullable=False),  # host:pid of the process holding it
+    Column("acquired_at", Text, nullable=False),  # when this holder took it (renewals keep it)
+    Column("expires_at", Text, nullable=False),  # free for another once past, unless renewed
+)

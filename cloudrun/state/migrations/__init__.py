@@ -11,6 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 HEAD = REVISIONS[-1]
 LOCATION = Path(__file__).parent  # Alembic's script_location: env.py and versions/
