@@ -19,18 +19,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cloudrun import timeutil
-from cloudrun.errors import Conflict, InvalidInput, NotFound
+from cloudrun.errors import Conflict, NotFound
 from cloudrun.models import (
-    DEPLOYMENT_TAG,
-    MANAGED_TAG,
     Deployment,
     DeploymentStatus,
     DeploySpec,
     Endpoint,
     EndpointRef,
-    EndpointState,
 )
 from cloudrun.state import database, upgrade
+from cloudrun.state.adopted import adoption as adoption  # re-exported: fleet.py previews adoptions through the store
+from cloudrun.state.adopted import changed, check_marked, from_cloud, orphan
 from cloudrun.state.database import StateError as StateError  # re-exported: callers catch it from here
 
 if TYPE_CHECKING:
@@ -41,14 +40,6 @@ GONE = tuple(status for status in DeploymentStatus if status.gone)  # for SQL fi
 _RACES = 5  # a write that lost a race for a new row's key is run again this many times, then the error stands
 T = TypeVar("T")
 
-_ADOPTED_STATUS = {
-    EndpointState.creating: DeploymentStatus.creating,
-    EndpointState.updating: DeploymentStatus.creating,
-    EndpointState.in_service: DeploymentStatus.in_service,
-    EndpointState.failed: DeploymentStatus.failed,
-    EndpointState.deleting: DeploymentStatus.deleting,
-    EndpointState.deleted: DeploymentStatus.vanished,
-}
 
 
 class StateStore:
@@ -169,18 +160,18 @@ class StateStore:
         An `intent` row of that name (a deploy interrupted after its create call) is completed in place,
         keeping its model and price; otherwise a new row is written. Either way adopted=True.
         """
-        _check_marked(endpoint)
+        check_marked(endpoint)
         name = endpoint.ref.name
 
         def write(conn: Connection) -> Deployment:
             at = timeutil.utc(now)
             current = _get(conn, name, lock=True)
             if current is not None and current.status is DeploymentStatus.intent:
-                deployment = _changed(current, **_from_cloud(endpoint, at, default_created_at=current.created_at))
+                deployment = changed(current, **from_cloud(endpoint, at, default_created_at=current.created_at))
                 detail = "completes an interrupted deploy"
             else:
                 _take_name(conn, name)
-                deployment = _orphan(endpoint, model_id, price_per_hour_usd, price_source, service, at)
+                deployment = orphan(endpoint, model_id, price_per_hour_usd, price_source, service, at)
                 detail = "an orphan: cloudrun had no live record of it"
             _save(conn, deployment, at, new=current is None)
             _log(conn, name, at, "adopted", f"{deployment.status.value} (cloud: {endpoint.state.value}); {detail}")
@@ -264,7 +255,7 @@ class StateStore:
             at = timeutil.utc(now)  # stamped once the row is locked: events are in the order they happened
             if current.status.gone:
                 return current
-            deployment = _changed(current, status=status, **changes, **({stamp: at} if stamp else {}))
+            deployment = changed(current, status=status, **changes, **({stamp: at} if stamp else {}))
             _save(conn, deployment, at, new=False)
             if status.gone:  # a deletion asked for it is done (deletions.py)
                 conn.execute(deletions.delete().where(deletions.c.name == name))
@@ -315,11 +306,6 @@ def _take_name(conn: Connection, name: str) -> bool:
     return current is not None
 
 
-def _changed(deployment: Deployment, **changes: Any) -> Deployment:
-    """Return a validated copy of the deployment with `changes` applied."""
-    return Deployment.model_validate({**deployment.model_dump(), **changes})
-
-
 def _save(conn: Connection, deployment: Deployment, updated_at: datetime, *, new: bool) -> None:
     """Write the deployment's row: Decimal as text, booleans as 0/1. `new`: insert it, else replace the row.
 
@@ -365,60 +351,3 @@ def _log(conn: Connection, name: str, at: datetime, kind: str, detail: str) -> N
     from cloudrun.state.schema import events
 
     conn.execute(events.insert().values(name=name, at=timeutil.iso(at), kind=kind, detail=detail))
-
-
-# --- adopting what the cloud has ------------------------------------------------------------------------------
-
-
-def _check_marked(endpoint: Endpoint) -> None:
-    """Raise InvalidInput unless the endpoint carries cloudrun's tags for its name: nothing else is adopted."""
-    name, tags = endpoint.ref.name, endpoint.tags
-    if tags.get(MANAGED_TAG) != "true" or tags.get(DEPLOYMENT_TAG, name) != name:
-        raise InvalidInput(
-            f"endpoint {endpoint.ref.endpoint_id} is not tagged {MANAGED_TAG}=true, {DEPLOYMENT_TAG}={name}:"
-            " cloudrun adopts only endpoints it created"
-        )
-
-
-def _from_cloud(endpoint: Endpoint, at: datetime, *, default_created_at: datetime) -> dict[str, Any]:
-    """Return the row fields that the cloud's description of an adopted endpoint sets."""
-    status = _ADOPTED_STATUS[endpoint.state]
-    return {
-        "ref": endpoint.ref,
-        "status": status,
-        "adopted": True,
-        "created_at": timeutil.utc(endpoint.created_at or default_created_at),
-        "failure_reason": endpoint.failure_reason,
-        "deleted_at": at if status is DeploymentStatus.vanished else None,
-    }
-
-
-def _orphan(
-    endpoint: Endpoint, model_id: str, price: Decimal, price_source: str, service: str, at: datetime
-) -> Deployment:
-    """Return a new row for an endpoint cloudrun has no record of; what the cloud does not say is unknown/0."""
-    return Deployment(
-        name=endpoint.ref.name,
-        model_id=model_id,
-        provider=endpoint.ref.provider,
-        service=service,
-        region=endpoint.ref.region,
-        instance_type=endpoint.instance_type or "unknown",
-        instance_count=endpoint.instance_count or 1,
-        gpu_count=0,
-        precision="unknown",
-        price_per_hour_usd=price,
-        price_source=price_source,
-        **_from_cloud(endpoint, at, default_created_at=at),
-    )
-
-
-def adoption(
-    endpoint: Endpoint, current: Deployment | None, *, service: str, now: datetime | None = None
-) -> Deployment:
-    """Return the row `StateStore.adopt` would write for this endpoint over `current`, writing nothing (dry runs)."""
-    at = timeutil.utc(now)
-    _check_marked(endpoint)
-    if current is not None and current.status is DeploymentStatus.intent:
-        return _changed(current, **_from_cloud(endpoint, at, default_created_at=current.created_at))
-    return _orphan(endpoint, "unknown", Decimal(0), "unknown (adopted)", service, at)
