@@ -107,6 +107,10 @@ def check(key: str, value: Any, *, where: str = "") -> Any:
         inputs.usd(value, "max_spend")
     elif key == "database_url":
         inputs.urls.database_url(value, "setting database_url")
+        if inputs.urls.has_password(str(value)):  # the file holds no secret (module docstring)
+            raise InvalidInput("setting database_url holds a password, and config.toml holds no secret",
+                               hint="put the password in ~/.pgpass or PGPASSWORD (libpq reads both), or set the"
+                                    " whole URL in CLOUDRUN_DATABASE_URL")  # fmt: skip
     return value
 
 

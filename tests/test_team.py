@@ -101,6 +101,18 @@ def test_a_bad_database_url_is_one_line_and_exit_2(tmp_path: Path, url: str, mes
     assert not (tmp_path / "state.db").exists()
 
 
+def test_config_toml_keeps_no_database_password(tmp_path: Path) -> None:
+    env = {**os.environ, "CLOUDRUN_HOME": str(tmp_path)}
+    refused = subprocess.run([str(SCRIPT), "config", "set", "database_url", "postgresql://team:s3cret@db/cloudrun"],
+                             capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    assert refused.returncode == 2 and "holds a password" in refused.stderr and "pgpass" in refused.stderr
+    assert not (tmp_path / "config.toml").exists()
+    kept = subprocess.run([str(SCRIPT), "config", "set", "database_url", "postgresql://team@db/cloudrun"],
+                          capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    assert kept.returncode == 0, kept.stderr
+    assert 'database_url = "postgresql://team@db/cloudrun"' in (tmp_path / "config.toml").read_text()
+
+
 def test_an_unreachable_server_is_one_line_naming_it_without_its_password(tmp_path: Path) -> None:
     done = run(tmp_path, "postgresql://team:s3cret@127.0.0.1:1/cloudrun", str(SCRIPT), "status")
     assert done.returncode == 1

@@ -10,6 +10,14 @@ POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 EXAMPLES = "sqlite:////path/to/state.db or postgresql://user@host:5432/cloudrun"
 
 
+def has_password(url: str) -> bool:
+    """Return whether the URL carries a password (user:password@host)."""
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
+
+
 def database_url(value: object, where: str = "database_url") -> str:
     """Return the URL in SQLAlchemy's spelling (PostgreSQL through psycopg 3); raise InvalidInput for anything else."""
     text = str(value).strip()
