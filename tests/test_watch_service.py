@@ -78,6 +78,19 @@ def test_health_is_ok_while_checks_are_on_time_and_not_failing() -> None:
     assert health.report(start + timedelta(minutes=5))[1]["status"] == "stopping"
 
 
+def test_a_health_port_in_use_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    env = {**os.environ, "CLOUDRUN_HOME": str(tmp_path)}
+    first, port = watcher(tmp_path, env)
+    try:
+        done = subprocess.run([sys.executable, "-m", "cloudrun", "watch", "--once", "--health-port", str(port)],
+                              capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+        assert done.returncode == 2
+        assert f"--health-port {port}: cannot listen on 127.0.0.1:{port}" in done.stderr and "bug" not in done.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60) == 0
+
+
 def test_json_log_lines_are_one_object_each() -> None:
     record = logging.LogRecord("cloudrun.teardown", logging.INFO, __file__, 1, "deleted %s: %s", ("ds", "idle"), None)
     entry = json.loads(service.JsonLines().format(record))
@@ -87,11 +100,14 @@ def test_json_log_lines_are_one_object_each() -> None:
 # --- the command, as a service manager runs it -------------------------------------------------------------------
 
 
-def watcher(home: Path, env: dict[str, str], port: int) -> subprocess.Popen[str]:
+def watcher(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
+    """Start `watch` with /healthz on a free port; return the process and the port it logged."""
     command = [sys.executable, "-m", "cloudrun", "watch", "--interval", "1s", "--log-format", "json",
-               "--health-port", str(port)]  # fmt: skip
-    return subprocess.Popen(command, env={**env, "CLOUDRUN_HOME": str(home)}, text=True,
+               "--health-port", "0"]  # fmt: skip
+    proc = subprocess.Popen(command, env={**env, "CLOUDRUN_HOME": str(home)}, text=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    serving = log_lines(proc, "health: serving")[-1]["message"]
+    return proc, int(serving.rsplit(":", 1)[1])
 
 
 def log_lines(proc: subprocess.Popen[str], until: str, timeout: float = 60) -> list[dict[str, str]]:
@@ -123,11 +139,11 @@ def test_two_watcher_processes_elect_one_and_sigterm_hands_over(database_url: st
     env = {**os.environ, "CLOUDRUN_DATABASE_URL": database_url}
     with StateStore(url=database_url):  # created before both start
         pass
-    ports = random.Random().sample(range(20000, 60000), 2)
-    first = watcher(tmp_path / "a", env, ports[0])
+    first, first_port = watcher(tmp_path / "a", env)
     try:
         log_lines(first, "leader")
-        second = watcher(tmp_path / "b", env, ports[1])
+        second, second_port = watcher(tmp_path / "b", env)
+        ports = [first_port, second_port]
         try:
             assert "leads until" in log_lines(second, "standby")[-1]["message"]
             assert healthz(ports[0])[1]["leader"] is True
@@ -140,7 +156,7 @@ def test_two_watcher_processes_elect_one_and_sigterm_hands_over(database_url: st
             assert healthz(ports[1])[1]["leader"] is True
         finally:
             second.send_signal(signal.SIGTERM)
-            assert second.wait(timeout=60) == 0
+            assert second.wait(timeout=60) == 0, second.stderr.read() if second.stderr else ""
     finally:
         if first.poll() is None:
             first.kill()

@@ -144,7 +144,7 @@ def watch(
     provider: list[str] | None = ProviderOpt,
     as_json: bool = typer.Option(False, "--json", help="One JSON report per check on stdout."),
     log_format: str = typer.Option("text", "--log-format", help="Log lines on stderr: text, or json (one per line)."),
-    health_port: int | None = typer.Option(None, "--health-port", help="Serve GET /healthz on this port."),
+    health_port: int | None = typer.Option(None, "--health-port", help="Serve GET /healthz here (0: a free port)."),
     health_address: str = typer.Option("127.0.0.1", "--health-address", help="Its address (0.0.0.0: other hosts)."),
     workers: int = WorkersOpt,
     sandbox: bool = SandboxOpt,
@@ -160,15 +160,15 @@ def watch(
     if log_format not in ("text", "json"):
         raise InvalidInput(f"--log-format must be text or json, not {log_format!r}")
     if health_port is not None:
-        inputs.count(health_port, "--health-port", 1, 65535)
+        inputs.count(health_port, "--health-port", 0, 65535)
     from cloudrun.teardown import health as health_server
     from cloudrun.teardown import service
 
     _log_to_stderr(log_format)
     load = api.provider_loader()
     health, shutdown = service.Health(policy.interval.total_seconds()), service.Shutdown()
-    shutdown.install()
     server = health_server.serve(health, health_port, health_address) if health_port is not None else None
+    shutdown.install()
 
     def run_check() -> teardown.TeardownReport:
         return service.led_check(

@@ -12,11 +12,13 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cloudrun.teardown.service import Health
+from cloudrun.errors import InvalidInput
+from cloudrun.teardown.service import Health, log
 
 
 def serve(health: Health, port: int, address: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """Start serving /healthz on address:port in a daemon thread; return the server (shutdown() stops it)."""
+    """Start serving /healthz on address:port (0: any free port) in a daemon thread; return the server (shutdown()
+    stops it, server_address says where it listens). Raise InvalidInput when it cannot listen there."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
@@ -34,6 +36,12 @@ def serve(health: Health, port: int, address: str = "127.0.0.1") -> ThreadingHTT
         def log_message(self, *_args: Any) -> None:  # a probe every few seconds is not news
             return
 
-    server = ThreadingHTTPServer((address, port), Handler)
+    try:
+        server = ThreadingHTTPServer((address, port), Handler)
+    except OSError as exc:
+        raise InvalidInput(f"--health-port {port}: cannot listen on {address}:{port} ({exc.strerror or exc})",
+                           hint="choose another port (0: any free one, logged at start)") from None  # fmt: skip
     threading.Thread(target=server.serve_forever, name="cloudrun-health", daemon=True).start()
+    host, bound = server.server_address[:2]
+    log.info("health: serving /healthz on http://%s:%s", host, bound)
     return server
