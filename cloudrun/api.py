@@ -33,6 +33,7 @@ from cloudrun.planning import size as size
 from cloudrun.provider import Provider, ProviderLoader
 from cloudrun.state import StateStore
 from cloudrun.state import limits as limits_store
+from cloudrun.state.store import whoami
 from cloudrun.teardown import deletion, fleet, sweep
 from cloudrun.teardown.idle import Policy
 
@@ -92,7 +93,8 @@ def deploy(
                                 max_spend=limits.max_spend_usd)  # fmt: skip
     first = deploy_plan.targets[0].option
     gate = deployer.PriceGate(first, deploy_plan.max_price_per_hour_usd, approve)
-    runner = deployer.Deployer(state, load_provider, policy=policy, progress=progress, price_gate=gate)
+    runner = deployer.Deployer(state, load_provider, policy=policy, progress=progress, price_gate=gate,
+                               owner=deploy_plan.owner)  # fmt: skip
     try:
         result = runner.run(deploy_plan.targets)  # Ctrl-C propagates: its row is what `status --refresh` finds
     except CloudrunError as exc:  # nothing runs: its limits go, the events say why
@@ -118,15 +120,24 @@ def status(
     *,
     refresh: bool = False,
     include_deleted: bool = False,
+    all_users: bool = True,
 ) -> tuple[list[Deployment], fleet.ReconcileReport | None]:
-    """Return recorded deployments, first reconciled with the clouds when `refresh` is set."""
+    """Return recorded deployments, first reconciled with the clouds when `refresh` is set.
+
+    Without `all_users`, only this OS user's and those nobody owns (adopted orphans, rows older than owners): on a
+    team's database the others' are theirs to look after, and `status --all-users` shows them.
+    """
     report = None
     if refresh:
         load = load_provider or provider_loader()
         regions, skipped = fleet.scan_regions(state, load)
         report = fleet.reconcile(state, load, regions)
         report.skipped.extend(skipped)
-    return state.list(include_deleted=include_deleted), report
+    rows = state.list(include_deleted=include_deleted)
+    if not all_users:
+        me = whoami()
+        rows = [d for d in rows if d.owner in (None, me)]
+    return rows, report
 
 
 def ensure_name_free(state: StateStore, name: str) -> None:

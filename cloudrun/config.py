@@ -53,6 +53,8 @@ SETTINGS: dict[str, Setting] = {
     "azure_subscription": Setting("Azure subscription id", "AZURE_SUBSCRIPTION_ID"),
     "azure_resource_group": Setting("Azure resource group", "AZURE_RESOURCE_GROUP"),
     "azure_workspace": Setting("Azure ML workspace name", "AZUREML_WORKSPACE_NAME"),
+    "database_url": Setting("state database: sqlite:////path/state.db or postgresql://user@host/db (a team's)",
+                            "CLOUDRUN_DATABASE_URL"),
 }
 
 
@@ -103,6 +105,12 @@ def check(key: str, value: Any, *, where: str = "") -> Any:
         inputs.duration(str(value))
     elif key == "max_spend":
         inputs.usd(value, "max_spend")
+    elif key == "database_url":
+        inputs.urls.database_url(value, "setting database_url")
+        if inputs.urls.has_password(str(value)):  # the file holds no secret (module docstring)
+            raise InvalidInput("setting database_url holds a password, and config.toml holds no secret",
+                               hint="put the password in ~/.pgpass or PGPASSWORD (libpq reads both), or set the"
+                                    " whole URL in CLOUDRUN_DATABASE_URL")  # fmt: skip
     return value
 
 

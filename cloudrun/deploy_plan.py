@@ -38,6 +38,7 @@ class DeployPlan:
     max_price_per_hour_usd: Decimal | None = None
     auto_teardown: Limits = field(default_factory=Limits)  # what `watch` enforces once it runs
     prechecked: list[tuple[DeployTarget, str]] | None = None  # (target, why) skipped before any create
+    owner: str | None = None  # who it is deployed for (deploy --owner); None: the OS user
 
     @property
     def placements(self) -> list[PlanOption]:
@@ -65,6 +66,7 @@ def prepare(
     idle_timeout: str | timedelta | None = None,
     ttl: str | timedelta | None = None,
     max_spend: str | float | Decimal | None = None,
+    owner: str | None = None,
     now: datetime | None = None,
     **plan_options: Any,
 ) -> DeployPlan:
@@ -75,6 +77,7 @@ def prepare(
     capacity where the service has it (Vertex AI); `free_only` keeps placements credit pays for in full;
     `max_price` (USD/h) keeps placements at most that dear, and lets failover use any of them without asking.
     `idle_timeout`, `ttl` and `max_spend` (e.g. "30m", "8h", "20") are stored by `deploy` for `watch` to enforce.
+    `owner` is who the deployment is recorded for (default: the OS user), shown to a team sharing the state.
     Every argument is checked here, before anything is asked or created.
     """
     if cheapest and instance_type:
@@ -84,6 +87,7 @@ def prepare(
     name = None if name is None else naming.validate(name)  # --name "" is refused, not replaced by a derived one
     ceiling = inputs.optional_positive(max_price, "--max-price", "USD per hour")
     auto_teardown = inputs.limits(idle_timeout, ttl, max_spend)
+    owner = None if owner is None else inputs.label(owner, "--owner")
     now = now or datetime.now(timezone.utc)
     used = planning.resolve_grants(credits_file, grants, now)
     result = planning.plan(model, providers=None if provider is None else [provider],
@@ -106,7 +110,7 @@ def prepare(
     name = name or naming.derive(result.need.id)
     targets = [DeployTarget(o, deployer.spec_for(o, result.need, name=name)) for o in placements]
     return DeployPlan(name, result, targets, skipped, grants=used, free_only=free_only,
-                      max_price_per_hour_usd=ceiling, auto_teardown=auto_teardown)  # fmt: skip
+                      max_price_per_hour_usd=ceiling, auto_teardown=auto_teardown, owner=owner)  # fmt: skip
 
 
 def _on_demand_or_spot(result: Plan, spot: bool) -> list[PlanOption]:

@@ -171,8 +171,10 @@ class Deployer:
         policy: WaitPolicy | None = None,
         progress: Progress | None = None,
         price_gate: PriceGate | None = None,
+        owner: str | None = None,
     ) -> None:
         self.state = state
+        self.owner = owner  # recorded on the row (None: the OS user)
         self.load_provider = load_provider
         self.policy = policy or WaitPolicy()
         self.progress = progress or (lambda _message: None)
@@ -225,6 +227,7 @@ class Deployer:
             spec,
             price_per_hour_usd=option.price_per_hour_usd,
             price_source=f"{option.offer.source} ({option.offer.as_of})",
+            owner=self.owner,
         )
         try:
             ref = provider.create(spec)

@@ -182,6 +182,7 @@ class Deployment(_Frozen):
     deleted_at: datetime | None = None
     failure_reason: str | None = None
     adopted: bool = False
+    owner: str | None = None  # who deployed it (OS user or deploy --owner); None: adopted, or older than owners
 
     def cost_so_far(self, now: datetime) -> Decimal:
         """Return price x hours from creation until deletion (or now); the endpoint bills from creation."""

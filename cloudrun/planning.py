@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cloudrun import catalog, credits, inputs, paths, scheduler, sizing
+from cloudrun import catalog, credits, inputs, scheduler, sizing
 from cloudrun.errors import InvalidInput
 from cloudrun.plain import CreditGrant, MemoryNeed, Plan, Precision
 
@@ -121,8 +121,10 @@ def resolve_grants(
         return grants
     if credits_file:
         return credits.load_grants(credits_file)
-    if not paths.state_path().exists():
-        return []  # no state file yet: no ledger (and it is not created by planning)
+    from cloudrun.state import database  # light: which database, not the store
+
+    if not database.exists():
+        return []  # no state yet (no file, no database URL): no ledger, and planning creates none
     from cloudrun.credits import ledger  # the state store and the deployment records: only when there is one
 
     return ledger.grants_for_planning(now)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from cloudrun import paths, serving
+from cloudrun import serving
 from cloudrun.errors import CloudrunError
 from cloudrun.plain import MemoryNeed
 
@@ -115,13 +115,16 @@ def measured(past: Iterable[PastDeploy], model_id: str, precision: str, instance
 
 
 def history() -> list[PastDeploy]:
-    """Return the user's past deployments that reached service, from the state file; [] when there is none.
+    """Return the user's past deployments that reached service, from the state database; [] when there is none.
 
     Whether one loaded staged weights is read from the staged copies: one of the same model in its provider and
     region, staged before it was created and not removed by then (deploy uses such a copy whenever there is one).
-    The state store is imported only when the file exists, so `plan` on a fresh machine loads none of it.
+    The state store is imported only when there is state (a file, or a database URL), so `plan` on a fresh
+    machine loads none of it.
     """
-    if not paths.state_path().exists():
+    from cloudrun.state import database  # light: which database, not the store
+
+    if not database.exists():
         return []
     from cloudrun.state import StateStore
     from cloudrun.state import staged as staged_store

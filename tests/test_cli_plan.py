@@ -179,7 +179,8 @@ def test_installed_console_script_runs_offline_and_imports_no_cloud_sdk(tmp_path
         f"r = CliRunner().invoke(app, ['plan', '{MODEL}', '--json']); assert r.exit_code == 0, r.output;"
         # google-cloud-aiplatform's .pth file imports the empty `google` and `google.cloud` namespaces at
         # interpreter start; only what lies below them is an SDK.
-        "heavy = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'azure', 'moto') "
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'azure', 'moto', 'sqlalchemy',"
+        " 'alembic', 'psycopg') "
         "or m.startswith(('google.cloud.', 'google.api_core', 'google.auth'))]; print(heavy)"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)

@@ -19,12 +19,13 @@ try:
     app({args!r})
 except SystemExit:
     pass
-print(" ".join(sorted(m for m in sys.modules if m.startswith(("cloudrun", "boto", "google", "azure")))),
-      file=sys.stderr)
+shown = ("cloudrun", "boto", "google", "azure", "sqlalchemy", "alembic")
+print(" ".join(sorted(m for m in sys.modules if m.startswith(shown))), file=sys.stderr)
 """
-_DEPLOY_SIDE = ("cloudrun.api", "cloudrun.state", "cloudrun.models", "cloudrun.deployer", "cloudrun.teardown",
-                "cloudrun.providers", "cloudrun.sandbox", "boto3", "botocore", "google.cloud.aiplatform", "google.auth",
-                "azure.ai", "azure.identity", "azure.core")  # fmt: skip (bare `google`: a namespace .pth loads it)
+_DEPLOY_SIDE = ("cloudrun.api", "cloudrun.state.store", "cloudrun.models", "sqlalchemy", "alembic",
+                "cloudrun.deployer", "cloudrun.teardown", "cloudrun.providers", "cloudrun.sandbox", "boto3", "botocore",
+                "google.cloud.aiplatform", "google.auth", "azure.ai", "azure.identity", "azure.core")
+# (not bare `google`: a namespace package's .pth file loads it at start)
 
 
 def loaded(args, tmp_path):

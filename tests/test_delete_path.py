@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+import sqlalchemy as sa
 from botocore.awsrequest import AWSResponse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -81,9 +82,9 @@ def endpoints() -> set[str]:
     return {e["EndpointName"] for e in boto3.client("sagemaker", region_name=REGION).list_endpoints()["Endpoints"]}
 
 
-def test_a_failed_down_is_given_back_and_finished_by_the_next_teardown(moto, tmp_path):
+def test_a_failed_down_is_given_back_and_finished_by_the_next_teardown(moto, database_url):
     flaky = FlakyDeletes()
-    with StateStore(tmp_path / "state.db") as state:
+    with StateStore(url=database_url) as state:
         deployed(state, flaky, "ds")
         flaky.failing = True
         with pytest.raises(Transient, match="could not remove ds") as failure:
@@ -99,9 +100,9 @@ def test_a_failed_down_is_given_back_and_finished_by_the_next_teardown(moto, tmp
     assert "ds" not in endpoints()
 
 
-def test_a_failed_down_is_also_finished_by_down_again(moto, tmp_path):
+def test_a_failed_down_is_also_finished_by_down_again(moto, database_url):
     flaky = FlakyDeletes()
-    with StateStore(tmp_path / "state.db") as state:
+    with StateStore(url=database_url) as state:
         deployed(state, flaky, "ds")
         flaky.failing = True
         with pytest.raises(CloudrunError):
@@ -112,32 +113,31 @@ def test_a_failed_down_is_also_finished_by_down_again(moto, tmp_path):
     assert kinds[-3:] == ["delete_failed", "deleting", "deleted"]
 
 
-def test_down_killed_mid_delete_is_finished_by_the_next_run(moto, tmp_path):
+def test_down_killed_mid_delete_is_finished_by_the_next_run(moto, database_url):
     """kill -9 between the claim and the settle: the holder's pid is gone, so its claim is stale at once."""
     flaky = FlakyDeletes()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    with StateStore(tmp_path / "state.db") as state:
+    with StateStore(url=database_url) as state:
         deployed(state, flaky, "ds")
         assert claims.claim(state, "ds", "cloudrun down").deployment is not None
         with state.transaction() as conn:  # as the killed `down` left it: its own pid on the claim
-            conn.execute(
-                "UPDATE deletions SET owner = ? WHERE name = 'ds'", (f"{claims.me().rsplit(':', 1)[0]}:{dead.pid}",)
-            )
+            conn.execute(sa.text("UPDATE deletions SET owner = :owner WHERE name = 'ds'"),
+                         {"owner": f"{claims.me().rsplit(':', 1)[0]}:{dead.pid}"})  # fmt: skip
         assert state.get("ds").status is DeploymentStatus.deleting
         report = teardown.check(state, loader(flaky), NO_RULES, regions=REGIONS)
         assert [o.name for o in report.deleted] == ["ds"] and "stopped part-way" in report.deleted[0].reason
     assert "ds" not in endpoints()
 
 
-def test_a_live_claim_is_respected_and_a_stale_one_taken_over(tmp_path):
-    with StateStore(tmp_path / "state.db") as state:
+def test_a_live_claim_is_respected_and_a_stale_one_taken_over(database_url):
+    with StateStore(url=database_url) as state:
         state.record_intent(spec("ds"), price_per_hour_usd=Decimal(1), price_source="test")
         state.mark_creating("ds", EndpointRef(provider="aws", region=REGION, name="ds", endpoint_id="ds"))
         now = datetime.now(timezone.utc)
         assert claims.claim(state, "ds", "idle", now=now).deployment is not None
         with state.transaction() as conn:  # another machine holds it
-            conn.execute("UPDATE deletions SET owner = 'elsewhere:1' WHERE name = 'ds'")
+            conn.exec_driver_sql("UPDATE deletions SET owner = 'elsewhere:1' WHERE name = 'ds'")
         refused = claims.claim(state, "ds", "cloudrun down", now=now + timedelta(minutes=1))
         assert refused.deployment is None and "being deleted by another cloudrun (elsewhere:1" in refused.why_not
         later = now + claims.LEASE + timedelta(seconds=1)
@@ -146,20 +146,20 @@ def test_a_live_claim_is_respected_and_a_stale_one_taken_over(tmp_path):
         assert claims.pending(state)["ds"].reason == "idle"  # the first ask is what the row remembers
 
 
-def test_down_of_a_row_another_process_is_deleting_is_a_conflict(moto, tmp_path):
+def test_down_of_a_row_another_process_is_deleting_is_a_conflict(moto, database_url):
     flaky = FlakyDeletes()
-    with StateStore(tmp_path / "state.db") as state:
+    with StateStore(url=database_url) as state:
         deployed(state, flaky, "ds")
         claims.claim(state, "ds", "idle")
         with state.transaction() as conn:
-            conn.execute("UPDATE deletions SET owner = 'elsewhere:1' WHERE name = 'ds'")
+            conn.exec_driver_sql("UPDATE deletions SET owner = 'elsewhere:1' WHERE name = 'ds'")
         with pytest.raises(Conflict, match="being deleted by another cloudrun"):
             api.down(state, loader(flaky), "ds")
     assert "ds" in endpoints()
 
 
-def test_down_of_a_deploy_cut_short_before_its_create_removes_the_record(moto, tmp_path):
-    with StateStore(tmp_path / "state.db") as state:
+def test_down_of_a_deploy_cut_short_before_its_create_removes_the_record(moto, database_url):
+    with StateStore(url=database_url) as state:
         state.record_intent(spec("ds"), price_per_hour_usd=Decimal(1), price_source="test")
         assert api.down(state, loader(FlakyDeletes()), "ds").deployment.status is DeploymentStatus.deleted
 
@@ -223,10 +223,10 @@ STEPS = st.lists(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=STEPS)
-def test_no_sequence_of_failures_leaves_a_row_deleting(tmp_path_factory, steps):
+def test_no_sequence_of_failures_leaves_a_row_deleting(new_database, steps):
     cloud = MemoryCloud()
     dead = f"{claims.me().rsplit(':', 1)[0]}:999999999"  # a pid no process has
-    with StateStore(tmp_path_factory.mktemp("state") / "state.db") as state:
+    with StateStore(url=new_database()) as state:
         for name in "abc":
             state.record_intent(spec(name), price_per_hour_usd=Decimal(1), price_source="test")
             state.mark_creating(name, EndpointRef(provider="aws", region=REGION, name=name, endpoint_id=name))
@@ -246,7 +246,8 @@ def test_no_sequence_of_failures_leaves_a_row_deleting(tmp_path_factory, steps):
             elif step == "crash" and claims.claim(state, name, "cloudrun down").deployment is not None:
                 asked.add(name)  # claimed, then the process died before it could delete or give it back
                 with state.transaction() as conn:
-                    conn.execute("UPDATE deletions SET owner = ? WHERE name = ?", (dead, name))
+                    conn.execute(sa.text("UPDATE deletions SET owner = :dead WHERE name = :name"),
+                                 {"dead": dead, "name": name})  # fmt: skip
             elif step == "teardown":
                 teardown.check(state, lambda _: cloud, NO_RULES, regions=REGIONS)
             elif step == "down_all":

@@ -329,11 +329,3 @@ def test_google_is_an_estimate_and_azure_without_profile_is_stale(ledger, monkey
     assert results["gcp"].source == "estimate" and "estimate" in results["gcp"].note
     assert "no MCA billing profile" in results["azure"].stale_reason
     assert ledger.observations(by_name(ledger)["trial"].grant.id) == []  # an estimate is not an observation
-
-
-def test_a_state_file_without_the_ledger_tables_gets_them(tmp_path):
-    with StateStore(tmp_path / "s.db") as s:
-        with s.transaction() as conn:
-            conn.execute("DROP TABLE credit_observations")
-            conn.execute("DROP TABLE credit_grants")
-        assert Ledger(s).grants() == []

@@ -1,8 +1,11 @@
-"""The state store against real SQLite files: lifecycle, safety of the file, adoption, two processes at once."""
+"""The state store against real databases: lifecycle, adoption, two processes at once on SQLite and on PostgreSQL
+(the `database_url` fixture, tests/conftest.py); the safety of the SQLite file (a newer schema, another program's
+database, a lock held too long) on SQLite."""
 
 from __future__ import annotations
 
 import multiprocessing
+import re
 import sqlite3
 import stat
 from datetime import timedelta
@@ -24,7 +27,8 @@ from cloudrun.models import (
     Precision,
 )
 from cloudrun.state import StateError, StateStore
-from cloudrun.state.migrations import MIGRATIONS
+from cloudrun.state.migrations import HEAD, REVISIONS
+from cloudrun.state.store import whoami
 from tests.factories import NOW
 
 
@@ -69,8 +73,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path):
-    with StateStore(db_path) as opened:
+def store(database_url: str):
+    with StateStore(url=database_url) as opened:
         yield opened
 
 
@@ -132,7 +136,8 @@ def test_state_file_and_its_folder_are_private(db_path: Path) -> None:
 
 def test_a_live_name_is_refused_and_a_deleted_one_reused(store: StateStore) -> None:
     intent(store, price="1")
-    with pytest.raises(Conflict, match="a deployment named 'ds-67b' already exists \\(intent\\)") as raised:
+    message = f"a deployment named 'ds-67b' already exists (intent, deployed by {whoami()})"
+    with pytest.raises(Conflict, match=re.escape(message)) as raised:
         intent(store, price="2")
     assert "cloudrun down ds-67b" in str(raised.value.hint)
     store.mark_creating("ds-67b", ref())
@@ -231,16 +236,17 @@ def test_adopt_refuses_an_endpoint_without_cloudrun_tags(store: StateStore) -> N
     assert store.list(include_deleted=True) == []
 
 
-def test_decimal_and_booleans_round_trip_exactly(store: StateStore, db_path: Path) -> None:
+def test_decimal_and_booleans_round_trip_exactly(store: StateStore, database_url: str) -> None:
     store.record_intent(spec("spot-1", spot=True), price_per_hour_usd=Decimal("20.3600"), price_source="list", now=NOW)
-    with StateStore(db_path) as reopened:
+    with StateStore(url=database_url) as reopened:
         row = reopened.get("spot-1")
+        with reopened.reading() as conn:
+            raw = tuple(conn.exec_driver_sql("SELECT price_per_hour_usd, spot, owner FROM deployments").one())
     assert row is not None
     assert str(row.price_per_hour_usd) == "20.3600"
     assert row.spot is True and row.adopted is False
     assert row.precision == "bf16"
-    raw = sqlite3.connect(db_path).execute("SELECT price_per_hour_usd, spot FROM deployments").fetchone()
-    assert raw == ("20.3600", 1)
+    assert raw == ("20.3600", 1, whoami())
 
 
 def test_list_is_ordered_by_creation(store: StateStore) -> None:
@@ -259,8 +265,8 @@ def test_a_newer_schema_is_refused_and_the_file_left_unchanged(db_path: Path) ->
     with pytest.raises(StateError) as raised:
         StateStore(db_path)
     assert str(raised.value) == (
-        f"state file {db_path} was written by a newer cloudrun (schema 99, this version knows {len(MIGRATIONS)}):"
-        " upgrade cloudrun or set CLOUDRUN_HOME to another folder"
+        f"state database {db_path} was written by a newer cloudrun (schema 99, this version knows {HEAD}):"
+        " upgrade cloudrun, or set CLOUDRUN_HOME or CLOUDRUN_DATABASE_URL to another database"
     )
     assert db_path.read_bytes() == before
     assert not list(db_path.parent.glob("state.db-*"))
@@ -281,13 +287,14 @@ def test_another_programs_database_is_refused_and_left_unchanged(db_path: Path) 
         conn.execute("CREATE TABLE notes (body TEXT)")
     conn.close()
     before = db_path.read_bytes()
-    with pytest.raises(StateError, match="another program"):
+    with pytest.raises(StateError, match="another program's tables"):
         StateStore(db_path)
     assert db_path.read_bytes() == before
     assert not list(db_path.parent.glob("state.db-*"))
 
 
-def test_a_lock_held_too_long_is_a_clear_error(store: StateStore, db_path: Path) -> None:
+def test_a_lock_held_too_long_is_a_clear_error(db_path: Path) -> None:
+    store = StateStore(db_path)
     holder = sqlite3.connect(db_path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -297,10 +304,11 @@ def test_a_lock_held_too_long_is_a_clear_error(store: StateStore, db_path: Path)
         holder.execute("ROLLBACK")
         holder.close()
     assert store.get("ds-67b") is None
+    store.close()
 
 
-def test_migrations_are_numbered_in_order() -> None:
-    assert [m.__name__[:4] for m in MIGRATIONS] == [f"m{n:03d}" for n in range(1, len(MIGRATIONS) + 1)]
+def test_revisions_are_numbered_in_order() -> None:
+    assert list(REVISIONS) == [f"{n:04d}" for n in range(1, len(REVISIONS) + 1)]
 
 
 def _record_intents(path: str, prefix: str, count: int, barrier) -> None:

@@ -13,13 +13,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cloudrun import api, inputs, paths, stage_ops, time_to_serve
+from cloudrun import api, inputs, stage_ops, time_to_serve
 from cloudrun.cli import render_deploy
 from cloudrun.deployer import DeployInterrupted, WaitPolicy
 from cloudrun.errors import AuthError, CloudrunError, InvalidInput
 from cloudrun.hub import token as hf_token_set
 from cloudrun.models import PlanOption, Precision
 from cloudrun.state import StateStore
+from cloudrun.state import database as state_database
 from cloudrun.terminal import (
     DryRunOpt,
     JsonOpt,
@@ -55,7 +56,7 @@ def _loader(
 
 def deployment_names(incomplete: str) -> list[str]:
     """Return the recorded live deployments whose name starts with `incomplete`, for shell completion."""
-    if not paths.state_path().exists():  # completing must never create a state file
+    if not state_database.exists():  # completing must never create a state file
         return []
     try:
         with StateStore() as state:
@@ -113,6 +114,9 @@ def deploy(
                                "(`cloudrun stage`), then load from there."),  # fmt: skip
     warmup: str | None = typer.Option(None, "--warmup", help="Before reporting ready, send N prompts, or each line "
                                       "of a JSONL FILE ({\"prompt\": ...})."),  # fmt: skip
+    owner: str | None = typer.Option(
+        None, "--owner", help="Who it is deployed for, shown to a team sharing the state (default: your OS user)."
+    ),
     dry_run: bool = DryRunOpt,
     yes: bool = YesOpt,
     as_json: bool = JsonOpt,
@@ -127,7 +131,7 @@ def deploy(
         model, cheapest=cheapest, provider=provider, region=region, instance_type=instance_type, name=name,
         precision=precision, quantized_model=quantized_model, context=context, hours=hours, catalog_file=catalog,
         credits_file=credits, spot=spot, exclude=split_values(exclude), free_only=free_only, max_price=max_price,
-        idle_timeout=idle_timeout, ttl=ttl, max_spend=max_spend,
+        idle_timeout=idle_timeout, ttl=ttl, max_spend=max_spend, owner=owner,
     )  # fmt: skip
     load = _loader(role, project, subscription, resource_group, workspace)
     console = err if as_json else out
@@ -223,6 +227,9 @@ def _dry_run(plan: api.DeployPlan, load: Callable[[str], Any], as_json: bool) ->
 def status(
     refresh: bool = typer.Option(False, "--refresh", help="Reconcile with the clouds: adopt orphans, mark vanished."),
     show_all: bool = typer.Option(False, "--all", help="Include deleted deployments."),
+    all_users: bool = typer.Option(
+        False, "--all-users", help="Everyone's deployments on a shared database, with cost per owner (default: yours)."
+    ),
     as_json: bool = JsonOpt,
     sandbox: bool = SandboxOpt,
 ) -> None:
@@ -230,16 +237,17 @@ def status(
     enter_sandbox(sandbox)
     now = datetime.now(timezone.utc)
     with StateStore() as state:
-        rows, report = api.status(state, _loader(), refresh=refresh, include_deleted=show_all)
+        rows, report = api.status(state, _loader(), refresh=refresh, include_deleted=show_all, all_users=all_users)
         copies = stage_ops.staged(state)
     storage = stage_ops.monthly_cost_usd(copies)
     if as_json:
         print_json({"deployments": [render_deploy.deployment_json(d, now) for d in rows],
+                    "owners": render_deploy.owners_json(rows, now),
                     "reconciled": render_deploy.report_json(report),
                     "staged_weights": {"copies": len(copies), "bytes": sum(c.total_bytes for c in copies),
                                        "storage_per_month": storage}})  # fmt: skip
     else:
-        render_deploy.print_status(out, rows, report, now)
+        render_deploy.print_status(out, rows, report, now, by_owner=all_users)
         if copies:
             size_gb = sum(c.total_bytes for c in copies) / 1e9
             count = f"{len(copies)} cop{'y' if len(copies) == 1 else 'ies'}"

@@ -42,6 +42,7 @@ def balance_json(b: Balance, now: datetime) -> dict[str, Any]:
         "stale_reason": b.stale_reason, "starts_at": g.starts_at.isoformat(), "expires_at": b.expires_at.isoformat(),
         "gpu_eligible": g.gpu_eligible, "pays_for_gpu": usable, "gpu_note": gpu_note(g),
         "burn_usd_per_hour": money(b.burn_usd_per_hour),
+        "burn_by_owner": {owner: money(rate) for owner, rate in b.burn_by_owner.items()},
         "runway_hours": round(float(b.runway_hours), 2) if b.runway_hours is not None else None,
         "runs_out_at": b.runs_out_at.isoformat(), "ends_by": b.ends_by,
         "usable_for_hours": _hours_between(now, b.runs_out_at),
@@ -94,6 +95,10 @@ def print_ledger(console: Console, balances: Sequence[Balance], now: datetime) -
     for b in balances:
         if not b.grant.gpu_eligible:
             console.print(f"  {b.grant.name}: {gpu_note(b.grant)}", highlight=False, markup=False)
+    for b in balances:  # a team's database: whose deployments burn it (one owner alone needs no line)
+        if len(b.burn_by_owner) > 1:
+            split = ", ".join(f"{owner} ${rate:,.3f}/h" for owner, rate in b.burn_by_owner.items())
+            console.print(f"  {b.grant.name} burn by owner: {split}", highlight=False, markup=False)
 
 
 def sync_json(results: Sequence[SyncResult]) -> list[dict[str, Any]]:

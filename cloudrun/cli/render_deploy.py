@@ -133,6 +133,7 @@ def deployment_json(deployment: Deployment, now: datetime | None = None) -> dict
         "uptime_hours": round(_hours(deployment, now), 4),
         "cost_so_far_usd": round(float(deployment.cost_so_far(now)), 4),
         "adopted": deployment.adopted,
+        "owner": deployment.owner,
     }
 
 
@@ -170,7 +171,26 @@ STATUS_COLUMNS = (
 )  # fmt: skip
 
 
-def print_status(console: Console, rows: Sequence[Deployment], report: ReconcileReport | None, now: datetime) -> None:
+def owners(rows: Sequence[Deployment], now: datetime) -> dict[str, tuple[int, Decimal, Decimal]]:
+    """Return, per owner ("unknown": none recorded), deployments not yet removed, their $/h, and their cost so far."""
+    found: dict[str, tuple[int, Decimal, Decimal]] = {}
+    for d in rows:
+        if not d.status.live:
+            continue
+        count, rate, cost = found.get(d.owner or "unknown", (0, Decimal(0), Decimal(0)))
+        running_rate = d.price_per_hour_usd if d.status.running else Decimal(0)
+        found[d.owner or "unknown"] = (count + 1, rate + running_rate, cost + d.cost_so_far(now))
+    return dict(sorted(found.items()))
+
+
+def owners_json(rows: Sequence[Deployment], now: datetime) -> list[dict[str, Any]]:
+    return [{"owner": owner, "deployments": count, "usd_per_hour": money(rate), "cost_so_far_usd": money(cost)}
+            for owner, (count, rate, cost) in owners(rows, now).items()]  # fmt: skip
+
+
+def print_status(
+    console: Console, rows: Sequence[Deployment], report: ReconcileReport | None, now: datetime, by_owner: bool = False
+) -> None:
     if report:
         for label, names in (("adopted", report.adopted), ("vanished", report.vanished), ("updated", report.updated)):
             if names:
@@ -189,12 +209,17 @@ def print_status(console: Console, rows: Sequence[Deployment], report: Reconcile
         console.print("No deployments. `cloudrun plan MODEL` shows where one would run.")
         return
     total = sum((d.cost_so_far(now) for d in rows if d.status.live), Decimal(0))
-    cells = [[d.name, d.model_id, f"{d.provider} {d.region}", d.instance_type + (" (spot)" if d.spot else ""),
+    cells = [[d.name + (f" ({d.owner or 'unknown'})" if by_owner else ""), d.model_id, f"{d.provider} {d.region}",
+              d.instance_type + (" (spot)" if d.spot else ""),
               d.status.value, f"{_hours(d, now):.1f} h", f"{d.price_per_hour_usd:,.3f}",
               f"{d.cost_so_far(now):,.2f}", _ready_in(d)] for d in rows]  # fmt: skip
     table, _ = tables.fitted(console, STATUS_COLUMNS, cells,
                              caption=f"cost so far of deployments not yet removed: ${total:,.2f}")  # fmt: skip
     console.print(table)
+    if by_owner:
+        for owner, (count, rate, cost) in owners(rows, now).items():
+            console.print(f"{owner}: {count} deployment{'s' * (count != 1)}, ${rate:,.3f}/h, ${cost:,.2f} so far",
+                          highlight=False, markup=False)  # fmt: skip
     if any(d.spot and d.status.value not in {"deleted", "vanished"} for d in rows):
         console.print(f"(spot) {SPOT_NOTE}", style="yellow", highlight=False, markup=False)
 

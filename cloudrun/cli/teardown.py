@@ -42,12 +42,15 @@ def _chosen(providers: list[str] | None, workers: int) -> tuple[str, ...] | None
     return inputs.providers(split_values(providers))
 
 
-def _log_to_stderr() -> None:
-    """One line per decision on stderr: what journald (systemd) and cron's mail collect."""
+def _log_to_stderr(log_format: str = "text") -> None:
+    """One line per decision on stderr: what journald (systemd) and cron's mail collect; JSON lines with `json`."""
     if debugging.enabled():  # --debug already writes cloudrun's log to stderr: once is enough
         return
+    from cloudrun.teardown import service
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    plain = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(service.JsonLines() if log_format == "json" else plain)
     logger = logging.getLogger("cloudrun.teardown")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -88,6 +91,9 @@ def print_report(console: Console, report: teardown.TeardownReport) -> None:
 def print_decisions(console: Console, report: teardown.TeardownReport) -> None:
     """Print one line per removal or failure, and one line for the check, as a watch loop should."""
     at = datetime.now().strftime("%H:%M:%S")
+    if report.standby:
+        console.print(f"{at} standby: {report.standby}", highlight=False, markup=False)
+        return
     for label, outcomes in (("removed", report.deleted), ("FAILED to remove", report.failed)):
         for o in outcomes:
             console.print(f"{at} {label} {o.name} ({o.provider} {o.region}): {o.reason}", highlight=False, markup=False)
@@ -137,19 +143,37 @@ def watch(
     monthly_cap: str | None = typer.Option(None, "--monthly-cap", help="Cap on this month's spend, USD."),
     provider: list[str] | None = ProviderOpt,
     as_json: bool = typer.Option(False, "--json", help="One JSON report per check on stdout."),
+    log_format: str = typer.Option("text", "--log-format", help="Log lines on stderr: text, or json (one per line)."),
+    health_port: int | None = typer.Option(None, "--health-port", help="Serve GET /healthz here (0: a free port)."),
+    health_address: str = typer.Option("127.0.0.1", "--health-address", help="Its address (0.0.0.0: other hosts)."),
     workers: int = WorkersOpt,
     sandbox: bool = SandboxOpt,
 ) -> None:
-    """Autostop: enforce --idle, each deployment's --idle-timeout/--ttl/--max-spend, credit run-out and caps."""
+    """Autostop: enforce --idle, each deployment's --idle-timeout/--ttl/--max-spend, credit run-out and caps.
+
+    Several watchers on one database elect one leader (a lease in the database); SIGTERM stops after the check
+    under way. See docs/team.md for systemd, a container and Kubernetes.
+    """
     enter_sandbox(sandbox)
     policy = api.watch_policy(idle, interval, max_spend, monthly_cap)
     chosen = _chosen(provider, workers)
-    _log_to_stderr()
+    if log_format not in ("text", "json"):
+        raise InvalidInput(f"--log-format must be text or json, not {log_format!r}")
+    if health_port is not None:
+        inputs.count(health_port, "--health-port", 0, 65535)
+    from cloudrun.teardown import health as health_server
+    from cloudrun.teardown import service
+
+    _log_to_stderr(log_format)
     load = api.provider_loader()
+    health, shutdown = service.Health(policy.interval.total_seconds()), service.Shutdown()
+    server = health_server.serve(health, health_port, health_address) if health_port is not None else None
+    shutdown.install()
 
     def run_check() -> teardown.TeardownReport:
-        with StateStore() as state:
-            return api.teardown(state, load, policy, providers=chosen, max_workers=workers)
+        return service.led_check(
+            StateStore, lambda state: api.teardown(state, load, policy, providers=chosen, max_workers=workers), health
+        )
 
     def show(report: teardown.TeardownReport) -> None:
         if as_json:
@@ -158,9 +182,15 @@ def watch(
             print_decisions(out, report)
 
     try:
-        report = teardown.watch(run_check, interval_s=policy.interval.total_seconds(), once=once, on_report=show)
+        report = teardown.watch(run_check, interval_s=policy.interval.total_seconds(), once=once, on_report=show,
+                                sleep=shutdown.sleep, stopping=shutdown.requested)  # fmt: skip
     except KeyboardInterrupt:  # between checks: nothing is under way
         raise typer.Exit(130) from None
+    finally:
+        service.step_down(StateStore, health)
+        shutdown.uninstall()
+        if server is not None:
+            server.shutdown()
     if once and not as_json:
         print_report(out, report)
     exit_code(report)

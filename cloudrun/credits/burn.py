@@ -41,6 +41,7 @@ class Outcome:
     exhausted_at: dict[str, datetime] = field(default_factory=dict)  # grant name -> when it ran dry
     uncovered_from: dict[str, datetime] = field(default_factory=dict)  # deployment -> first moment credit missed
     rate_at_start: dict[str, Decimal] = field(default_factory=dict)  # grant name -> $/h it paid at the start
+    payer_at_start: dict[str, str] = field(default_factory=dict)  # deployment -> the grant paying for it at the start
 
 
 def usage_of(deployment: Deployment, now: datetime) -> Usage | None:
@@ -83,7 +84,7 @@ def simulate(
     now = start
     while now < end:
         _observe(pending, now, outcome)
-        rates = _rates(grants, usages, starts, balance, now, outcome)
+        rates = _rates(grants, usages, starts, balance, now, outcome, outcome.payer_at_start if now == start else None)
         if now == start:
             outcome.rate_at_start = dict(rates)
         next_event = next((at for at in events if at > now), end)
@@ -113,8 +114,10 @@ def _rates(
     balance: dict[str, Decimal],
     now: datetime,
     outcome: Outcome,
+    payers_out: dict[str, str] | None = None,
 ) -> dict[str, Decimal]:
-    """Return grant name -> $/h it pays at `now`; note deployments no credit pays for."""
+    """Return grant name -> $/h it pays at `now`; note deployments no credit pays for (and, into `payers_out`,
+    which grant pays for each deployment)."""
     live = [g for g in grants if balance[g.name] > 0 and starts.get(g.name, now) <= now]
     rates: dict[str, Decimal] = {}
     for usage in usages:
@@ -123,6 +126,8 @@ def _rates(
         payers = usable_grants(live, usage.offer, now)
         if payers:
             rates[payers[0].name] = rates.get(payers[0].name, Decimal(0)) + usage.price_per_hour_usd
+            if payers_out is not None:
+                payers_out[usage.name] = payers[0].name
         else:
             outcome.uncovered_from.setdefault(usage.name, now)
     return rates

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from cloudrun import inputs, paths
+from cloudrun import inputs
 from cloudrun.credits import runway
 from cloudrun.credits.rules import check_terms, credit_amount
 from cloudrun.credits.runway import Balance, LedgerGrant, Observation
 from cloudrun.errors import InvalidInput, NotFound
 from cloudrun.models import CreditGrant, PlanOption
 from cloudrun.state import StateStore
+from cloudrun.state import database as state_database
 from cloudrun.state.credits import CreditTables
 from cloudrun.timeutil import utc as _utc
 
@@ -132,7 +133,7 @@ def grants_for_planning(now: datetime, store: StateStore | None = None) -> list[
     """Return the ledger's grants for the planner; none when cloudrun has no state file yet (it is not created)."""
     if store is not None:
         return Ledger(store).grants_for_planning(now)
-    if not paths.state_path().exists():
+    if not state_database.exists():
         return []
     with StateStore() as own:
         return Ledger(own).grants_for_planning(now)

@@ -8,7 +8,7 @@ balance (or the original amount) minus the charges estimated since from cloudrun
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -69,6 +69,7 @@ class Balance:
     runs_out_at: datetime  # the sooner of expiry and running dry at this burn
     ends_by: Literal["expiry", "burn", "expired", "spent"]
     available_usd: Decimal  # remaining minus what running deployments burn before it expires
+    burn_by_owner: dict[str, Decimal] = field(default_factory=dict)  # who runs what it burns (a team's database)
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,27 @@ def balances(
     standing = remaining_now(grants, observations, deployments, now)
     outcome = future(grants, standing, deployments, now)
     latest = {o.grant_id: o for o in observations if o.observed_at <= now}  # oldest first: the last one wins
-    return [_balance(g, standing[g.id], latest.get(g.id), outcome, now) for g in grants]
+    running = {d.name: d for d in deployments if d.status.running}
+    return [_balance(g, standing[g.id], latest.get(g.id), outcome, now, _by_owner(g, outcome, running)) for g in grants]
+
+
+def _by_owner(grant: LedgerGrant, outcome: burn.Outcome, running: dict[str, Deployment]) -> dict[str, Decimal]:
+    """Return the grant's burn now split by who owns the deployments it pays for ("unknown": no owner recorded)."""
+    split: dict[str, Decimal] = {}
+    for name, payer in outcome.payer_at_start.items():
+        if payer == grant.id and name in running:
+            owner = running[name].owner or "unknown"
+            split[owner] = split.get(owner, Decimal(0)) + running[name].price_per_hour_usd
+    return dict(sorted(split.items()))
 
 
 def _balance(
-    grant: LedgerGrant, at_now: _Now, latest: Observation | None, outcome: burn.Outcome, now: datetime
+    grant: LedgerGrant,
+    at_now: _Now,
+    latest: Observation | None,
+    outcome: burn.Outcome,
+    now: datetime,
+    by_owner: dict[str, Decimal],
 ) -> Balance:
     amount, expires = at_now.remaining_usd, at_now.expires_at
     burn_rate = outcome.rate_at_start.get(grant.id, Decimal(0))
@@ -107,7 +124,7 @@ def _balance(
     stale = latest.stale_reason if latest is not None else None
     available = outcome.balance.get(grant.id, Decimal(0)) if expires > now else Decimal(0)
     return Balance(grant, expires, amount, at_now.basis, at_now.charges_usd, stale, burn_rate, runway, runs_out,
-                   ends_by, available)  # fmt: skip
+                   ends_by, available, by_owner)  # fmt: skip
 
 
 def remaining_now(

@@ -18,6 +18,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from cloudrun.inputs import bounds as bounds
+from cloudrun.inputs import urls as urls
 from cloudrun.inputs.choices import account_options as account_options
 from cloudrun.inputs.choices import provider as provider
 from cloudrun.inputs.choices import providers as providers

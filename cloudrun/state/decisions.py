@@ -1,6 +1,6 @@
 """The reaper's own writes to the state store: its decisions, logged once per change of verdict.
 
-(Claiming a deletion and giving a failed one back live in claims.py, shared by every delete path.)
+(Claiming a deletion and giving a failed one back live in deletions.py, shared by every delete path.)
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from datetime import datetime, timezone
 
 from cloudrun.state import StateStore
 from cloudrun.teardown.idle import Decision
-
-_EVENT = "INSERT INTO events (name, at, kind, detail) VALUES (?, ?, ?, ?)"
 
 
 def _iso(now: datetime | None) -> str:
@@ -22,12 +20,22 @@ def log_decision(state: StateStore, decision: Decision, now: datetime | None = N
 
     So a watch loop logs each change of verdict once, not every check. Returns whether it logged.
     """
+    import sqlalchemy as sa
+
+    from cloudrun.state.schema import deployments, events
+
     head = f"{decision.action} [{decision.rule}]"
     with state.transaction() as conn:
+        # the deployment's row, locked: two watchers on one database log a change of verdict once
+        conn.execute(sa.select(deployments.c.name).where(deployments.c.name == decision.name).with_for_update())
         last = conn.execute(
-            "SELECT detail FROM events WHERE name = ? AND kind = 'reaper' ORDER BY id DESC LIMIT 1", (decision.name,)
-        ).fetchone()
-        if last is not None and last["detail"].startswith(head + ":"):
+            sa.select(events.c.detail)
+            .where(events.c.name == decision.name, events.c.kind == "reaper")
+            .order_by(events.c.id.desc())
+            .limit(1)
+        ).scalar()
+        if last is not None and last.startswith(head + ":"):
             return False
-        conn.execute(_EVENT, (decision.name, _iso(now), "reaper", f"{head}: {decision.reason}"))
+        conn.execute(events.insert().values(name=decision.name, at=_iso(now), kind="reaper",
+                                            detail=f"{head}: {decision.reason}"))  # fmt: skip
     return True

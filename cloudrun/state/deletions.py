@@ -2,11 +2,12 @@
 
 `down`, a failed deploy's rollback, `teardown`, `watch` and `down --all` all remove a deployment the same way
 (`cloudrun.teardown.deletion`): claim it, ask the cloud, then settle (deleted) or release (the delete failed). A claim
-moves the row to `deleting` in one BEGIN IMMEDIATE transaction and records who holds it, so two processes
-never delete the same endpoint at once. The request outlives a failure: a released row goes back to the status
-it had, keeps its request, and the next `teardown`, `watch` or `down` retries it. A claim whose holder died
-(kill -9, a crash, a reboot) or that is older than LEASE is stale: the next run takes it over and finishes the
-job. So no sequence of failures leaves a row in `deleting` for good.
+moves the row to `deleting` in one write transaction that locks the deployment's row first (SQLite's BEGIN
+IMMEDIATE, PostgreSQL's SELECT ... FOR UPDATE) and records who holds it, so two processes, on one machine or on
+two sharing a database, never delete the same endpoint at once. The request outlives a failure: a released row
+goes back to the status it had, keeps its request, and the next `teardown`, `watch` or `down` retries it. A claim
+whose holder died (kill -9, a crash, a reboot) or that is older than LEASE is stale: the next run takes it over
+and finishes the job. So no sequence of failures leaves a row in `deleting` for good.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from cloudrun.state import StateStore
 LEASE = timedelta(minutes=30)
 BILLABLE = frozenset(status for status in DeploymentStatus if status.billable)  # teardown, watch, `down --all`
 EXPLICIT = BILLABLE | {DeploymentStatus.intent}  # `down NAME` and rollback also remove a deploy cut short
-_EVENT = "INSERT INTO events (name, at, kind, detail) VALUES (?, ?, ?, ?)"
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,19 @@ def claim(
     now: datetime | None = None,
 ) -> Claim:
     """Return the row, now `deleting` and held by this process, if it is in `statuses` or its claim is stale."""
+    import sqlalchemy as sa
+
+    from cloudrun.state.schema import deletions, deployments, events
+
     with state.transaction() as conn:
+        row = conn.execute(
+            sa.select(deployments.c.status).where(deployments.c.name == name).with_for_update()
+        ).first()  # the deployment's row, locked: every writer of its deletion locks it first
         at = timeutil.utc(now)  # once the lock is held, like every event
-        row = conn.execute("SELECT status FROM deployments WHERE name = ?", (name,)).fetchone()
         if row is None:
             return Claim(None, "not recorded")
-        status = DeploymentStatus(row["status"])
-        request = _request(conn.execute("SELECT * FROM deletions WHERE name = ?", (name,)).fetchone())
+        status = DeploymentStatus(row.status)
+        request = _request(conn.execute(sa.select(deletions).where(deletions.c.name == name)).mappings().first())
         if status is DeploymentStatus.deleting:
             if request is not None and not request.stale(at):
                 since = f"{request.claimed_at:%H:%M:%S} UTC" if request.claimed_at else "a moment ago"
@@ -91,43 +97,53 @@ def claim(
             back_to, detail = status, f"{status.value} -> deleting"
         else:
             return Claim(None, f"{status.value}: not deleted by this run")
-        first = request.reason if request else reason
+        values = dict(reason=request.reason if request else reason, back_to=back_to.value, owner=me(),
+                      claimed_at=timeutil.iso(at), attempts=(request.attempts if request else 0) + 1)  # fmt: skip
+        if request is None:
+            conn.execute(deletions.insert().values(name=name, requested_at=timeutil.iso(at), **values))
+        else:
+            conn.execute(deletions.update().where(deletions.c.name == name).values(values))
         conn.execute(
-            "INSERT OR REPLACE INTO deletions (name, reason, requested_at, back_to, owner, claimed_at, attempts,"
-            " last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, first, timeutil.iso(request.requested_at if request else at), back_to.value, me(),
-             timeutil.iso(at), (request.attempts if request else 0) + 1, request.last_error if request else None),
+            deployments.update().where(deployments.c.name == name)
+            .values(status=DeploymentStatus.deleting.value, updated_at=timeutil.iso(at))
         )  # fmt: skip
-        conn.execute(
-            "UPDATE deployments SET status = ?, updated_at = ? WHERE name = ?",
-            (DeploymentStatus.deleting.value, timeutil.iso(at), name),
-        )
-        conn.execute(_EVENT, (name, timeutil.iso(at), "deleting", f"{detail}: {reason}"))
+        conn.execute(events.insert().values(name=name, at=timeutil.iso(at), kind="deleting",
+                                            detail=f"{detail}: {reason}"))  # fmt: skip
     return Claim(state.get(name))
 
 
 def release(state: StateStore, name: str, error: str, now: datetime | None = None) -> None:
     """Give a claim this process holds back after a failed delete: the row returns to its status, the request stays."""
+    import sqlalchemy as sa
+
+    from cloudrun.state.schema import deletions, deployments, events
+
     with state.transaction() as conn:
+        conn.execute(sa.select(deployments.c.name).where(deployments.c.name == name).with_for_update()).first()
         at = timeutil.iso(timeutil.utc(now))
-        request = _request(conn.execute("SELECT * FROM deletions WHERE name = ?", (name,)).fetchone())
+        request = _request(conn.execute(sa.select(deletions).where(deletions.c.name == name)).mappings().first())
         if request is None or request.owner != me():
             return
-        conn.execute("UPDATE deletions SET owner = NULL, claimed_at = NULL, last_error = ? WHERE name = ?",
-                     (error, name))  # fmt: skip
+        conn.execute(deletions.update().where(deletions.c.name == name)
+                     .values(owner=None, claimed_at=None, last_error=error))  # fmt: skip
         changed = conn.execute(
-            "UPDATE deployments SET status = ?, updated_at = ? WHERE name = ? AND status = ?",
-            (request.back_to.value, at, name, DeploymentStatus.deleting.value),
+            deployments.update()
+            .where(deployments.c.name == name, deployments.c.status == DeploymentStatus.deleting.value)
+            .values(status=request.back_to.value, updated_at=at)
         ).rowcount
         if changed:
             detail = f"deleting -> {request.back_to.value}: delete failed ({error}); the next run tries again"
-            conn.execute(_EVENT, (name, at, "delete_failed", detail))
+            conn.execute(events.insert().values(name=name, at=at, kind="delete_failed", detail=detail))
 
 
 def pending(state: StateStore) -> dict[str, Request]:
     """Return every deletion asked for and not finished, by deployment name (claimed ones too)."""
-    with state.transaction() as conn:
-        rows = conn.execute("SELECT * FROM deletions ORDER BY requested_at, name").fetchall()
+    import sqlalchemy as sa
+
+    from cloudrun.state.schema import deletions
+
+    with state.reading() as conn:
+        rows = conn.execute(sa.select(deletions).order_by(deletions.c.requested_at, deletions.c.name)).mappings().all()
     return {request.name: request for request in map(_request, rows) if request is not None}
 
 

@@ -1,7 +1,7 @@
 """Per-deployment auto-teardown limits, set at deploy time and enforced by `cloudrun watch`.
 
 `deploy --idle-timeout 30m --ttl 8h --max-spend 20` stores one row in the `deployment_limits` table
-(migration m004 in state.py); the row outlives the deployment, like its events, and a reused name gets
+(revision 0004, cloudrun/state/migrations/); the row outlives the deployment, like its events, and a reused name gets
 the limits of its new deploy.
 """
 
@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from cloudrun import inputs
 from cloudrun.models import DeploymentStatus, Limits
 from cloudrun.state import StateStore
+from cloudrun.state.sql import upsert
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 def set_limits(
@@ -27,16 +32,15 @@ def set_limits(
     """Return the limits stored for `name` (replacing any before); the change is logged as an event."""
     limits = Limits(idle_timeout=idle_timeout, ttl=ttl, max_spend_usd=max_spend)
     inputs.check_limits(limits)
+    from cloudrun.state.schema import deployment_limits, events
+
     with state.transaction() as conn:
+        _lock_deployment(conn, name)
         at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="microseconds")
-        conn.execute(
-            "INSERT OR REPLACE INTO deployment_limits (name, idle_timeout_s, ttl_s, max_spend_usd, updated_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (name, _seconds(idle_timeout), _seconds(ttl), None if max_spend is None else str(max_spend), at),
-        )
-        conn.execute(
-            "INSERT INTO events (name, at, kind, detail) VALUES (?, ?, 'limits', ?)", (name, at, limits.describe())
-        )
+        values = dict(idle_timeout_s=_seconds(idle_timeout), ttl_s=_seconds(ttl),
+                      max_spend_usd=None if max_spend is None else str(max_spend), updated_at=at)  # fmt: skip
+        upsert(conn, deployment_limits, {"name": name, **values})
+        conn.execute(events.insert().values(name=name, at=at, kind="limits", detail=limits.describe()))
     return limits
 
 
@@ -45,14 +49,15 @@ def drop(state: StateStore, name: str, why: str) -> None:
 
     For a deploy that created nothing: its limits must not outlive it (a later deploy of the name sets its own).
     """
+    from cloudrun.state.schema import deployment_limits, events
+
     with state.transaction() as conn:
-        live = conn.execute("SELECT status FROM deployments WHERE name = ?", (name,)).fetchone()
-        if live is not None and not DeploymentStatus(live["status"]).gone:
+        live = _lock_deployment(conn, name)
+        if live is not None and not DeploymentStatus(live).gone:
             return
-        if conn.execute("DELETE FROM deployment_limits WHERE name = ?", (name,)).rowcount:
+        if conn.execute(deployment_limits.delete().where(deployment_limits.c.name == name)).rowcount:
             at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
-            conn.execute("INSERT INTO events (name, at, kind, detail) VALUES (?, ?, 'limits', ?)",
-                         (name, at, f"dropped: {why}"))  # fmt: skip
+            conn.execute(events.insert().values(name=name, at=at, kind="limits", detail=f"dropped: {why}"))
 
 
 def limits(state: StateStore, name: str) -> Limits:
@@ -62,8 +67,12 @@ def limits(state: StateStore, name: str) -> Limits:
 
 def all_limits(state: StateStore) -> dict[str, Limits]:
     """Return every stored deployment's limits, by name."""
-    with state.transaction() as conn:
-        rows = conn.execute("SELECT name, idle_timeout_s, ttl_s, max_spend_usd FROM deployment_limits").fetchall()
+    import sqlalchemy as sa
+
+    from cloudrun.state.schema import deployment_limits
+
+    with state.reading() as conn:
+        rows = conn.execute(sa.select(deployment_limits)).mappings().all()
     return {
         row["name"]: Limits(
             idle_timeout=_duration(row["idle_timeout_s"]),
@@ -72,6 +81,16 @@ def all_limits(state: StateStore) -> dict[str, Limits]:
         )
         for row in rows
     }
+
+
+def _lock_deployment(conn: Connection, name: str) -> str | None:
+    """Return the status of the deployment `name` (None: no row), its row locked until the transaction ends."""
+    import sqlalchemy as sa
+
+    from cloudrun.state.schema import deployments
+
+    query = sa.select(deployments.c.status).where(deployments.c.name == name).with_for_update()
+    return conn.execute(query).scalar()
 
 
 def _seconds(value: timedelta | None) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from cloudrun import timeutil
 from cloudrun.state import StateStore
 
 
@@ -30,35 +31,45 @@ class StagedCopy:
 
 def record(state: StateStore, copy: StagedCopy) -> None:
     """Store (or refresh) the row of a complete staged copy; the event log says so."""
-    with state.transaction() as conn:
-        conn.execute(
-            "INSERT OR REPLACE INTO staged_weights (uri, provider, region, model_id, revision, total_bytes, files,"
-            " staged_at, removed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-            (copy.uri, copy.provider, copy.region, copy.model_id, copy.revision, copy.total_bytes, copy.files,
-             _text(copy.staged_at)),
-        )  # fmt: skip
-        conn.execute("INSERT INTO events (name, at, kind, detail) VALUES (?, ?, 'staged', ?)",
-                     (copy.model_id, _text(datetime.now(timezone.utc)), f"{copy.total_bytes} bytes at {copy.uri}"))
+    from cloudrun.state.schema import events, staged_weights
+
+    values = {"provider": copy.provider, "region": copy.region, "model_id": copy.model_id, "revision": copy.revision,
+              "total_bytes": copy.total_bytes, "files": copy.files, "staged_at": timeutil.iso(copy.staged_at),
+              "removed_at": None}  # fmt: skip
+    with state.transaction() as conn:  # one write transaction: a copy staged again replaces its row
+        conn.execute(staged_weights.delete().where(staged_weights.c.uri == copy.uri))
+        conn.execute(staged_weights.insert().values(uri=copy.uri, **values))
+        conn.execute(events.insert().values(name=copy.model_id, at=timeutil.iso(datetime.now(timezone.utc)),
+                                            kind="staged", detail=f"{copy.total_bytes} bytes at {copy.uri}"))
 
 
 def mark_removed(state: StateStore, provider: str, region: str, model_id: str) -> int:
     """Mark every live copy of the model at (provider, region) removed; return how many rows changed."""
-    now = _text(datetime.now(timezone.utc))
+    from cloudrun.state.schema import events, staged_weights
+
+    now = timeutil.iso(datetime.now(timezone.utc))
+    table = staged_weights.c
     with state.transaction() as conn:
         changed = conn.execute(
-            "UPDATE staged_weights SET removed_at = ? WHERE provider = ? AND region = ? AND model_id = ?"
-            " AND removed_at IS NULL", (now, provider, region, model_id),
+            staged_weights.update()
+            .where(table.provider == provider, table.region == region, table.model_id == model_id,
+                   table.removed_at.is_(None))
+            .values(removed_at=now)
         ).rowcount  # fmt: skip
         if changed:
-            conn.execute("INSERT INTO events (name, at, kind, detail) VALUES (?, ?, 'unstaged', ?)",
-                         (model_id, now, f"removed from {provider} {region}"))  # fmt: skip
+            conn.execute(events.insert().values(name=model_id, at=now, kind="unstaged",
+                                                detail=f"removed from {provider} {region}"))  # fmt: skip
     return changed
 
 
 def copies(state: StateStore, *, include_removed: bool = False) -> list[StagedCopy]:
     """Return the staged copies, newest first; removed ones only with `include_removed`."""
-    with state.transaction() as conn:
-        rows = conn.execute("SELECT * FROM staged_weights ORDER BY staged_at DESC").fetchall()
+    import sqlalchemy as sa
+
+    from cloudrun.state.schema import staged_weights
+
+    with state.reading() as conn:
+        rows = conn.execute(sa.select(staged_weights).order_by(staged_weights.c.staged_at.desc())).mappings().all()
     found = [StagedCopy(uri=r["uri"], provider=r["provider"], region=r["region"], model_id=r["model_id"],
                         revision=r["revision"], total_bytes=int(r["total_bytes"]), files=int(r["files"]),
                         staged_at=datetime.fromisoformat(r["staged_at"]),
@@ -71,7 +82,3 @@ def find(state: StateStore, provider: str, region: str, model_id: str) -> Staged
     """Return the newest live copy of the model at (provider, region), or None."""
     return next((c for c in copies(state) if (c.provider, c.region, c.model_id.lower()) ==
                  (provider, region, model_id.lower())), None)  # fmt: skip
-
-
-def _text(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")

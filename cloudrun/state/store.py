@@ -1,71 +1,70 @@
-"""cloudrun's own record of what it deployed: one SQLite file, safe for two cloudrun processes at once.
+"""cloudrun's own record of what it deployed, in one database (database.py): safe for many cloudrun processes at once.
 
-Every write is one short `BEGIN IMMEDIATE` transaction, so a second process waits (busy timeout) instead
-of failing halfway with "database is locked". The schema grows only by appending a function to MIGRATIONS;
-`PRAGMA user_version` counts the ones applied. A file this version cannot use is reported and left
-untouched, never recreated. The `events` table logs every change of state, with its reason.
+Every write is one short transaction that locks what it reads (database.py says how, on SQLite and PostgreSQL),
+so a second process waits instead of failing halfway or overwriting; a new name is claimed by its primary key, and
+a racing claim of the same name sees the winner's row and is refused. The schema grows by Alembic revisions
+(migrations/); a database this version cannot use is reported and left untouched, never recreated. The `events`
+table logs every change of state, with its reason. SQLAlchemy is imported when a store is opened, not before.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import sqlite3
-from collections.abc import Iterator
+import getpass
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from cloudrun import paths, timeutil
-from cloudrun.errors import Conflict, InvalidInput, NotFound
+from cloudrun import timeutil
+from cloudrun.errors import Conflict, NotFound
 from cloudrun.models import (
-    DEPLOYMENT_TAG,
-    MANAGED_TAG,
     Deployment,
     DeploymentStatus,
     DeploySpec,
     Endpoint,
     EndpointRef,
-    EndpointState,
 )
-from cloudrun.state import file as state_file
-from cloudrun.state.file import StateError as StateError  # re-exported: callers catch it from here
-from cloudrun.state.migrations import MIGRATIONS
+from cloudrun.state import database, upgrade
+from cloudrun.state.adopted import adoption as adoption  # re-exported: fleet.py previews adoptions through the store
+from cloudrun.state.adopted import changed, check_marked, from_cloud, orphan
+from cloudrun.state.database import StateError as StateError  # re-exported: callers catch it from here
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 BUSY_TIMEOUT_SECONDS = 10.0
 GONE = tuple(status for status in DeploymentStatus if status.gone)  # for SQL filters
+_RACES = 5  # a write that lost a race for a new row's key is run again this many times, then the error stands
+T = TypeVar("T")
 
-_ADOPTED_STATUS = {
-    EndpointState.creating: DeploymentStatus.creating,
-    EndpointState.updating: DeploymentStatus.creating,
-    EndpointState.in_service: DeploymentStatus.in_service,
-    EndpointState.failed: DeploymentStatus.failed,
-    EndpointState.deleting: DeploymentStatus.deleting,
-    EndpointState.deleted: DeploymentStatus.vanished,
-}
 
 
 class StateStore:
-    """cloudrun's deployments and their event log, kept in one SQLite file (default: paths.state_path())."""
+    """cloudrun's deployments and their event log, in the configured database (default: paths.state_path())."""
 
-    def __init__(self, path: Path | None = None, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
-        self.path = Path(path) if path is not None else paths.state_path()
-        self._conn = state_file.open_file(self.path, timeout)
+    def __init__(
+        self, path: Path | None = None, *, url: str | None = None, timeout: float = BUSY_TIMEOUT_SECONDS
+    ) -> None:
+        self.target = database.target(Path(path) if path is not None else None, url)
+        self.path = self.target.path  # the SQLite file, or None on PostgreSQL
+        self.db = database.Database(self.target, timeout)
         try:
-            with state_file.waiting_for_lock(self.path):
-                version = state_file.check_usable(self._conn, self.path, len(MIGRATIONS))
-                state_file.use_wal(self._conn, timeout)
-                if version < len(MIGRATIONS):
-                    self._migrate()
-            state_file.make_private(self.path)
+            upgrade.prepare(self.db)
         except BaseException:
-            self._conn.close()
+            self.db.close()
             raise
 
+    @property
+    def dialect(self) -> str:
+        """Return the database's kind: "sqlite" or "postgresql"."""
+        return self.db.dialect
+
     def close(self) -> None:
-        """Close the database connection (idempotent)."""
-        self._conn.close()
+        """Close the database's connections (idempotent)."""
+        self.db.close()
 
     def __enter__(self) -> StateStore:
         return self
@@ -76,21 +75,35 @@ class StateStore:
     # --- recording a deployment's life --------------------------------------------------------------
 
     def record_intent(
-        self, spec: DeploySpec, *, price_per_hour_usd: Decimal, price_source: str, now: datetime | None = None
+        self,
+        spec: DeploySpec,
+        *,
+        price_per_hour_usd: Decimal,
+        price_source: str,
+        owner: str | None = None,
+        now: datetime | None = None,
     ) -> Deployment:
-        """Return the new `intent` row, written before any cloud call; raise Conflict if the name is live."""
+        """Return the new `intent` row, written before any cloud call; raise Conflict if the name is live.
+
+        `owner` says who deploys (default: the OS user); the name is claimed for everyone sharing the database.
+        """
         where = f"{spec.provider} {spec.region} {spec.instance_type}"
-        with self._write() as conn:
-            at = timeutil.utc(now)  # stamped once the write lock is held: events are in the order they happened
+
+        def write(conn: Connection) -> Deployment:
+            at = timeutil.utc(now)  # stamped once the row is locked: events are in the order they happened
             deployment = Deployment(**spec.model_dump(), price_per_hour_usd=price_per_hour_usd,
                                     price_source=price_source, status=DeploymentStatus.intent,
-                                    created_at=at)  # fmt: skip
+                                    created_at=at, owner=owner or whoami())  # fmt: skip
             detail = f"{spec.model_id} on {where} at ${deployment.price_per_hour_usd}/h ({price_source})"
-            if _take_name(conn, spec.name):
+            detail += f" for {deployment.owner}"
+            reused = _take_name(conn, spec.name)
+            if reused:
                 detail += "; reuses the name of a removed deployment"
-            _save(conn, deployment, at)
+            _save(conn, deployment, at, new=not reused)
             _log(conn, spec.name, at, "intent", detail)
-        return deployment
+            return deployment
+
+        return self.racing(write)
 
     def mark_creating(self, name: str, ref: EndpointRef, now: datetime | None = None) -> Deployment:
         """Return the row, now `creating`, holding the cloud's reference to the endpoint being made."""
@@ -119,7 +132,9 @@ class StateStore:
 
     def forget_intent(self, name: str, now: datetime | None = None, *, reason: str = "") -> None:
         """Delete a row still in `intent` (nothing was created in the cloud); its events are kept."""
-        with self._write() as conn:
+        from cloudrun.state.schema import deployments
+
+        with self.transaction() as conn:
             at = timeutil.utc(now)
             current = _require(conn, name)
             if current.status is not DeploymentStatus.intent:
@@ -127,7 +142,7 @@ class StateStore:
                     f"deployment {name!r} is {current.status.value}, not intent: it may exist in the cloud",
                     hint=f"remove it with `cloudrun down {name}`",
                 )
-            conn.execute("DELETE FROM deployments WHERE name = ?", (name,))
+            conn.execute(deployments.delete().where(deployments.c.name == name))
             _log(conn, name, at, "forgotten", reason or "nothing was created in the cloud")
 
     def adopt(
@@ -145,69 +160,84 @@ class StateStore:
         An `intent` row of that name (a deploy interrupted after its create call) is completed in place,
         keeping its model and price; otherwise a new row is written. Either way adopted=True.
         """
-        _check_marked(endpoint)
+        check_marked(endpoint)
         name = endpoint.ref.name
-        with self._write() as conn:
+
+        def write(conn: Connection) -> Deployment:
             at = timeutil.utc(now)
-            current = _get(conn, name)
+            current = _get(conn, name, lock=True)
             if current is not None and current.status is DeploymentStatus.intent:
-                deployment = _changed(current, **_from_cloud(endpoint, at, default_created_at=current.created_at))
+                deployment = changed(current, **from_cloud(endpoint, at, default_created_at=current.created_at))
                 detail = "completes an interrupted deploy"
             else:
                 _take_name(conn, name)
-                deployment = _orphan(endpoint, model_id, price_per_hour_usd, price_source, service, at)
+                deployment = orphan(endpoint, model_id, price_per_hour_usd, price_source, service, at)
                 detail = "an orphan: cloudrun had no live record of it"
-            _save(conn, deployment, at)
+            _save(conn, deployment, at, new=current is None)
             _log(conn, name, at, "adopted", f"{deployment.status.value} (cloud: {endpoint.state.value}); {detail}")
-        return deployment
+            return deployment
+
+        return self.racing(write)
 
     # --- reading ------------------------------------------------------------------------------------
 
     def get(self, name: str) -> Deployment | None:
         """Return the deployment of that name, or None."""
-        return _get(self._conn, name)
+        with self.reading() as conn:
+            return _get(conn, name)
 
     def list(self, include_deleted: bool = False) -> builtins.list[Deployment]:
         """Return the deployments ordered by created_at; deleted and vanished ones only if asked."""
-        hidden = () if include_deleted else tuple(status.value for status in GONE)
-        marks = ", ".join("?" * len(hidden))
-        rows = self._conn.execute(
-            f"SELECT * FROM deployments WHERE status NOT IN ({marks}) ORDER BY created_at, name", hidden
-        )
-        return [_to_deployment(row) for row in rows]
+        import sqlalchemy as sa
+
+        from cloudrun.state.schema import deployments
+
+        hidden = [] if include_deleted else [status.value for status in GONE]
+        query = sa.select(deployments).order_by(deployments.c.created_at, deployments.c.name)
+        if hidden:
+            query = query.where(deployments.c.status.not_in(hidden))
+        with self.reading() as conn:
+            return [_to_deployment(row) for row in conn.execute(query).mappings()]
 
     def events(self, name: str | None = None) -> builtins.list[dict[str, Any]]:
         """Return the event log, oldest first, of one name or all: dicts of id, name, at, kind, detail."""
-        where, args = ("WHERE name = ?", (name,)) if name is not None else ("", ())
-        rows = self._conn.execute(f"SELECT id, name, at, kind, detail FROM events {where} ORDER BY id", args)
+        import sqlalchemy as sa
+
+        from cloudrun.state.schema import events
+
+        query = sa.select(events).order_by(events.c.id)
+        if name is not None:
+            query = query.where(events.c.name == name)
+        with self.reading() as conn:
+            rows = conn.execute(query).mappings().all()
         return [{**dict(row), "at": timeutil.parse(row["at"])} for row in rows]
 
-    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """Return one BEGIN IMMEDIATE transaction on the store's connection, for modules with their own tables."""
-        return self._write()
+    def transaction(self) -> contextlib.AbstractContextManager[Connection]:
+        """Return one write transaction (SQLAlchemy Core connection), for the state modules with their own tables."""
+        return self.db.write()
+
+    def reading(self) -> contextlib.AbstractContextManager[Connection]:
+        """Return one read-only transaction: a consistent snapshot that takes no write lock."""
+        return self.db.read()
+
+    def racing(self, write: Callable[[Connection], T]) -> T:
+        """Return write(conn) run in one write transaction, run again when it lost a race to insert the same key.
+
+        On PostgreSQL two processes can both see no row of a name, and the second INSERT then fails on the primary
+        key once the first commits: run again, it sees the winner's row and decides on it (e.g. Conflict).
+        """
+        from sqlalchemy import exc
+
+        for attempt in range(_RACES):
+            try:
+                with self.transaction() as conn:
+                    return write(conn)
+            except exc.IntegrityError:
+                if attempt == _RACES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- internals ----------------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """Yield the connection inside one BEGIN IMMEDIATE transaction: committed on success, else rolled back."""
-        with state_file.waiting_for_lock(self.path):
-            self._conn.execute("BEGIN IMMEDIATE")  # take the write lock now, waiting up to the busy timeout
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    def _migrate(self) -> None:
-        """Apply the migrations the file lacks, in order, in one transaction (a racing process waits)."""
-        with self._write() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]  # again: another process may have won
-            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                migration(conn)
-                conn.execute(f"PRAGMA user_version = {number}")
 
     def _transition(
         self, name: str, status: DeploymentStatus, now: datetime | None, reason: str, stamp: str = "", **changes: Any
@@ -218,55 +248,73 @@ class StateStore:
         lost its endpoint to `down --all`, a reconcile that read the cloud before the delete settled) gets the
         row back unchanged and rewrites no history; `vanished` is therefore reached only from a live status.
         """
-        with self._write() as conn:
-            at = timeutil.utc(now)  # stamped once the write lock is held: events are in the order they happened
-            current = _require(conn, name)
+        from cloudrun.state.schema import deletions
+
+        with self.transaction() as conn:
+            current = _require(conn, name)  # locked until the end of the transaction
+            at = timeutil.utc(now)  # stamped once the row is locked: events are in the order they happened
             if current.status.gone:
                 return current
-            deployment = _changed(current, status=status, **changes, **({stamp: at} if stamp else {}))
-            _save(conn, deployment, at)
-            if status.gone:  # a deletion asked for it is done (claims.py)
-                conn.execute("DELETE FROM deletions WHERE name = ?", (name,))
+            deployment = changed(current, status=status, **changes, **({stamp: at} if stamp else {}))
+            _save(conn, deployment, at, new=False)
+            if status.gone:  # a deletion asked for it is done (deletions.py)
+                conn.execute(deletions.delete().where(deletions.c.name == name))
             detail = f"{current.status.value} -> {status.value}" + (f": {reason}" if reason else "")
             _log(conn, name, at, status.value, detail)
         return deployment
 
 
+def whoami() -> str:
+    """Return who this process deploys for: the OS user (LOGNAME, USER, ... or the password database)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's uid with no passwd entry
+        return "unknown"
+
+
 # --- rows <-> models ----------------------------------------------------------------------------------------
 
 
-def _get(conn: sqlite3.Connection, name: str) -> Deployment | None:
-    """Return the deployment of that name, or None."""
-    row = conn.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone()
+def _get(conn: Connection, name: str, *, lock: bool = False) -> Deployment | None:
+    """Return the deployment of that name, or None; `lock` holds its row until the transaction ends."""
+    import sqlalchemy as sa
+
+    from cloudrun.state.schema import deployments
+
+    query = sa.select(deployments).where(deployments.c.name == name)
+    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
     return _to_deployment(row) if row is not None else None
 
 
-def _require(conn: sqlite3.Connection, name: str) -> Deployment:
-    """Return the deployment of that name; raise NotFound if there is none."""
-    deployment = _get(conn, name)
+def _require(conn: Connection, name: str) -> Deployment:
+    """Return the deployment of that name, its row locked; raise NotFound if there is none."""
+    deployment = _get(conn, name, lock=True)
     if deployment is None:
         raise NotFound(f"no deployment named {name!r} is recorded", hint="`cloudrun status` lists them")
     return deployment
 
 
-def _take_name(conn: sqlite3.Connection, name: str) -> bool:
+def _take_name(conn: Connection, name: str) -> bool:
     """Return whether the name belonged to a removed (deleted/vanished) row; raise Conflict if it is live."""
-    current = _get(conn, name)
+    current = _get(conn, name, lock=True)
     if current is not None and current.status.live:
         raise Conflict(
-            f"a deployment named {name!r} already exists ({current.status.value})",
+            f"a deployment named {name!r} already exists ({current.status.value}"
+            + (f", deployed by {current.owner})" if current.owner else ")"),
             hint=f"choose another --name, or remove it with `cloudrun down {name}`",
         )
     return current is not None
 
 
-def _changed(deployment: Deployment, **changes: Any) -> Deployment:
-    """Return a validated copy of the deployment with `changes` applied."""
-    return Deployment.model_validate({**deployment.model_dump(), **changes})
+def _save(conn: Connection, deployment: Deployment, updated_at: datetime, *, new: bool) -> None:
+    """Write the deployment's row: Decimal as text, booleans as 0/1. `new`: insert it, else replace the row.
 
+    A row to replace is one the caller read and locked. A new row is inserted, never "updated if it appeared
+    meanwhile": on PostgreSQL a racing process may have inserted the name since our read, and its row must not be
+    overwritten; the INSERT fails on the key instead, and `racing` runs the write again to see the winner's row.
+    """
+    from cloudrun.state.schema import deployments
 
-def _save(conn: sqlite3.Connection, deployment: Deployment, updated_at: datetime) -> None:
-    """Write the deployment's row, replacing any row of that name: Decimal as text, booleans as 0/1."""
     row = deployment.model_dump(exclude={"ref"})
     row.update(
         status=deployment.status.value,
@@ -277,12 +325,14 @@ def _save(conn: sqlite3.Connection, deployment: Deployment, updated_at: datetime
         **{field: timeutil.iso(row[field]) for field in ("created_at", "ready_at", "deleted_at")},
         updated_at=timeutil.iso(updated_at),
     )
-    columns, values = ", ".join(row), ", ".join(f":{column}" for column in row)
-    conn.execute(f"INSERT OR REPLACE INTO deployments ({columns}) VALUES ({values})", row)
+    if new:
+        conn.execute(deployments.insert().values(row))
+    else:
+        conn.execute(deployments.update().where(deployments.c.name == deployment.name).values(row))
 
 
-def _to_deployment(row: sqlite3.Row) -> Deployment:
-    """Return the Deployment a row holds."""
+def _to_deployment(row: Any) -> Deployment:
+    """Return the Deployment a row (a mapping of column to value) holds."""
     values = dict(row)
     del values["updated_at"]
     ref_json = values.pop("ref_json")
@@ -296,65 +346,8 @@ def _to_deployment(row: sqlite3.Row) -> Deployment:
     return Deployment(**values)
 
 
-def _log(conn: sqlite3.Connection, name: str, at: datetime, kind: str, detail: str) -> None:
+def _log(conn: Connection, name: str, at: datetime, kind: str, detail: str) -> None:
     """Append one event to the log."""
-    conn.execute(
-        "INSERT INTO events (name, at, kind, detail) VALUES (?, ?, ?, ?)", (name, timeutil.iso(at), kind, detail)
-    )
+    from cloudrun.state.schema import events
 
-
-# --- adopting what the cloud has ------------------------------------------------------------------------------
-
-
-def _check_marked(endpoint: Endpoint) -> None:
-    """Raise InvalidInput unless the endpoint carries cloudrun's tags for its name: nothing else is adopted."""
-    name, tags = endpoint.ref.name, endpoint.tags
-    if tags.get(MANAGED_TAG) != "true" or tags.get(DEPLOYMENT_TAG, name) != name:
-        raise InvalidInput(
-            f"endpoint {endpoint.ref.endpoint_id} is not tagged {MANAGED_TAG}=true, {DEPLOYMENT_TAG}={name}:"
-            " cloudrun adopts only endpoints it created"
-        )
-
-
-def _from_cloud(endpoint: Endpoint, at: datetime, *, default_created_at: datetime) -> dict[str, Any]:
-    """Return the row fields that the cloud's description of an adopted endpoint sets."""
-    status = _ADOPTED_STATUS[endpoint.state]
-    return {
-        "ref": endpoint.ref,
-        "status": status,
-        "adopted": True,
-        "created_at": timeutil.utc(endpoint.created_at or default_created_at),
-        "failure_reason": endpoint.failure_reason,
-        "deleted_at": at if status is DeploymentStatus.vanished else None,
-    }
-
-
-def _orphan(
-    endpoint: Endpoint, model_id: str, price: Decimal, price_source: str, service: str, at: datetime
-) -> Deployment:
-    """Return a new row for an endpoint cloudrun has no record of; what the cloud does not say is unknown/0."""
-    return Deployment(
-        name=endpoint.ref.name,
-        model_id=model_id,
-        provider=endpoint.ref.provider,
-        service=service,
-        region=endpoint.ref.region,
-        instance_type=endpoint.instance_type or "unknown",
-        instance_count=endpoint.instance_count or 1,
-        gpu_count=0,
-        precision="unknown",
-        price_per_hour_usd=price,
-        price_source=price_source,
-        **_from_cloud(endpoint, at, default_created_at=at),
-    )
-
-
-def adoption(
-    endpoint: Endpoint, current: Deployment | None, *, service: str, now: datetime | None = None
-) -> Deployment:
-    """Return the row `StateStore.adopt` would write for this endpoint over `current`, writing nothing (dry runs)."""
-    at = timeutil.utc(now)
-    _check_marked(endpoint)
-    if current is not None and current.status is DeploymentStatus.intent:
-        return _changed(current, **_from_cloud(endpoint, at, default_created_at=current.created_at))
-    return _orphan(endpoint, "unknown", Decimal(0), "unknown (adopted)", service, at)
+    conn.execute(events.insert().values(name=name, at=timeutil.iso(at), kind=kind, detail=detail))

@@ -64,6 +64,7 @@ class TeardownReport:
     waiting: list[str] = field(default_factory=list)  # half-made sets a deploy may still be making, left for now
     dry_run: bool = False
     interrupted: bool = False
+    standby: str | None = None  # `watch` did not check: another watcher leads (who, until when)
     errors: dict[str, BaseException] = field(default_factory=dict, repr=False)  # name -> why its delete failed
 
     @property
@@ -74,7 +75,8 @@ class TeardownReport:
         return {"deleted": [o.to_json() for o in self.deleted], "kept": [o.to_json() for o in self.kept],
                 "failed": [o.to_json() for o in self.failed], "problems": self.problems, "skipped": self.skipped,
                 "adopted": self.adopted, "refused": self.refused, "waiting": self.waiting,
-                "dry_run": self.dry_run, "interrupted": self.interrupted}  # fmt: skip
+                "dry_run": self.dry_run, "interrupted": self.interrupted,
+                **({"standby": self.standby} if self.standby else {})}  # fmt: skip
 
 
 def delete_concurrently(

@@ -225,12 +225,14 @@ def watch(
     interval_s: float,
     once: bool = False,
     on_report: Callable[[TeardownReport], None] = lambda report: None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> TeardownReport:
     """Run `run_check` every `interval_s` seconds (once with `once`); return the last report.
 
     A failed check (e.g. the state file stayed locked) is logged and the loop goes on. Ctrl-C stops it
-    (inside a check, after the deletions under way).
+    (inside a check, after the deletions under way); so does `stopping()` turning true (SIGTERM: the check under
+    way finishes, and `sleep` should return at once).
     """
     while True:
         try:
@@ -241,6 +243,8 @@ def watch(
             log.error("check failed: %s; trying again in %ss", exc, interval_s)
             report = TeardownReport(problems=[str(exc)])
         on_report(report)
-        if once or report.interrupted:
+        if once or report.interrupted or stopping():
             return report
         sleep(interval_s)
+        if stopping():
+            return report
