@@ -11,10 +11,6 @@ from cloudrun.state import StateStore
 from cloudrun.teardown.idle import Decision
 
 
-def _iso(now: datetime | None) -> str:
-    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
 def log_decision(state: StateStore, decision: Decision, now: datetime | None = None) -> bool:
     """Log a decision as a `reaper` event unless the last one for that name had the same action and rule.
 
@@ -23,6 +19,7 @@ def log_decision(state: StateStore, decision: Decision, now: datetime | None = N
     import sqlalchemy as sa
 
     from cloudrun.state.schema import deployments, events
+    from cloudrun.state.store import log_event
 
     head = f"{decision.action} [{decision.rule}]"
     with state.transaction() as conn:
@@ -36,6 +33,5 @@ def log_decision(state: StateStore, decision: Decision, now: datetime | None = N
         ).scalar()
         if last is not None and last.startswith(head + ":"):
             return False
-        conn.execute(events.insert().values(name=decision.name, at=_iso(now), kind="reaper",
-                                            detail=f"{head}: {decision.reason}"))  # fmt: skip
+        log_event(conn, decision.name, now or datetime.now(timezone.utc), "reaper", f"{head}: {decision.reason}")
     return True

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from cloudrun import timeutil
 from cloudrun.models import Deployment, DeploymentStatus
 from cloudrun.state import StateStore
+from cloudrun.state.store import log_event
 
 # A delete call takes seconds to minutes (Vertex undeploys within its 15-minute operation deadline): a claim held
 # longer than this was abandoned by a process on another machine that this one cannot check.
@@ -76,7 +77,7 @@ def claim(
     """Return the row, now `deleting` and held by this process, if it is in `statuses` or its claim is stale."""
     import sqlalchemy as sa
 
-    from cloudrun.state.schema import deletions, deployments, events
+    from cloudrun.state.schema import deletions, deployments
 
     with state.transaction() as conn:
         row = conn.execute(
@@ -107,8 +108,7 @@ def claim(
             deployments.update().where(deployments.c.name == name)
             .values(status=DeploymentStatus.deleting.value, updated_at=timeutil.iso(at))
         )  # fmt: skip
-        conn.execute(events.insert().values(name=name, at=timeutil.iso(at), kind="deleting",
-                                            detail=f"{detail}: {reason}"))  # fmt: skip
+        log_event(conn, name, at, "deleting", f"{detail}: {reason}")
     return Claim(state.get(name))
 
 
@@ -116,7 +116,7 @@ def release(state: StateStore, name: str, error: str, now: datetime | None = Non
     """Give a claim this process holds back after a failed delete: the row returns to its status, the request stays."""
     import sqlalchemy as sa
 
-    from cloudrun.state.schema import deletions, deployments, events
+    from cloudrun.state.schema import deletions, deployments
 
     with state.transaction() as conn:
         conn.execute(sa.select(deployments.c.name).where(deployments.c.name == name).with_for_update()).first()
@@ -133,7 +133,7 @@ def release(state: StateStore, name: str, error: str, now: datetime | None = Non
         ).rowcount
         if changed:
             detail = f"deleting -> {request.back_to.value}: delete failed ({error}); the next run tries again"
-            conn.execute(events.insert().values(name=name, at=at, kind="delete_failed", detail=detail))
+            log_event(conn, name, timeutil.utc(now), "delete_failed", detail)
 
 
 def pending(state: StateStore) -> dict[str, Request]:

@@ -15,6 +15,7 @@ from cloudrun import inputs
 from cloudrun.models import DeploymentStatus, Limits
 from cloudrun.state import StateStore
 from cloudrun.state.sql import upsert
+from cloudrun.state.store import log_event
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -32,7 +33,7 @@ def set_limits(
     """Return the limits stored for `name` (replacing any before); the change is logged as an event."""
     limits = Limits(idle_timeout=idle_timeout, ttl=ttl, max_spend_usd=max_spend)
     inputs.check_limits(limits)
-    from cloudrun.state.schema import deployment_limits, events
+    from cloudrun.state.schema import deployment_limits
 
     with state.transaction() as conn:
         _lock_deployment(conn, name)
@@ -40,7 +41,7 @@ def set_limits(
         values = dict(idle_timeout_s=_seconds(idle_timeout), ttl_s=_seconds(ttl),
                       max_spend_usd=None if max_spend is None else str(max_spend), updated_at=at)  # fmt: skip
         upsert(conn, deployment_limits, {"name": name, **values})
-        conn.execute(events.insert().values(name=name, at=at, kind="limits", detail=limits.describe()))
+        log_event(conn, name, datetime.fromisoformat(at), "limits", limits.describe())
     return limits
 
 
@@ -49,15 +50,14 @@ def drop(state: StateStore, name: str, why: str) -> None:
 
     For a deploy that created nothing: its limits must not outlive it (a later deploy of the name sets its own).
     """
-    from cloudrun.state.schema import deployment_limits, events
+    from cloudrun.state.schema import deployment_limits
 
     with state.transaction() as conn:
         live = _lock_deployment(conn, name)
         if live is not None and not DeploymentStatus(live).gone:
             return
         if conn.execute(deployment_limits.delete().where(deployment_limits.c.name == name)).rowcount:
-            at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
-            conn.execute(events.insert().values(name=name, at=at, kind="limits", detail=f"dropped: {why}"))
+            log_event(conn, name, datetime.now(timezone.utc), "limits", f"dropped: {why}")
 
 
 def limits(state: StateStore, name: str) -> Limits:

@@ -100,7 +100,7 @@ class StateStore:
             if reused:
                 detail += "; reuses the name of a removed deployment"
             _save(conn, deployment, at, new=not reused)
-            _log(conn, spec.name, at, "intent", detail)
+            log_event(conn, spec.name, at, "intent", detail)
             return deployment
 
         return self.racing(write)
@@ -143,7 +143,7 @@ class StateStore:
                     hint=f"remove it with `cloudrun down {name}`",
                 )
             conn.execute(deployments.delete().where(deployments.c.name == name))
-            _log(conn, name, at, "forgotten", reason or "nothing was created in the cloud")
+            log_event(conn, name, at, "forgotten", reason or "nothing was created in the cloud")
 
     def adopt(
         self,
@@ -174,7 +174,7 @@ class StateStore:
                 deployment = orphan(endpoint, model_id, price_per_hour_usd, price_source, service, at)
                 detail = "an orphan: cloudrun had no live record of it"
             _save(conn, deployment, at, new=current is None)
-            _log(conn, name, at, "adopted", f"{deployment.status.value} (cloud: {endpoint.state.value}); {detail}")
+            log_event(conn, name, at, "adopted", f"{deployment.status.value} (cloud: {endpoint.state.value}); {detail}")
             return deployment
 
         return self.racing(write)
@@ -260,7 +260,7 @@ class StateStore:
             if status.gone:  # a deletion asked for it is done (deletions.py)
                 conn.execute(deletions.delete().where(deletions.c.name == name))
             detail = f"{current.status.value} -> {status.value}" + (f": {reason}" if reason else "")
-            _log(conn, name, at, status.value, detail)
+            log_event(conn, name, at, status.value, detail)
         return deployment
 
 
@@ -346,8 +346,17 @@ def _to_deployment(row: Any) -> Deployment:
     return Deployment(**values)
 
 
-def _log(conn: Connection, name: str, at: datetime, kind: str, detail: str) -> None:
-    """Append one event to the log."""
+def log_event(conn: Connection, name: str, at: datetime, kind: str, detail: str) -> None:
+    """Append one event to the log, stamped no earlier than the name's last event.
+
+    A writer may have read its time before it waited for the lock (a sweep's `now`, taken before ten other
+    processes wrote): its event still comes after what they logged, so a row's history never goes back in time.
+    """
+    import sqlalchemy as sa
+
     from cloudrun.state.schema import events
 
-    conn.execute(events.insert().values(name=name, at=timeutil.iso(at), kind=kind, detail=detail))
+    stamp = timeutil.iso(at)
+    last = conn.execute(sa.select(events.c.at).where(events.c.name == name).order_by(events.c.id.desc()).limit(1))
+    previous = last.scalar()
+    conn.execute(events.insert().values(name=name, at=max(stamp, previous or stamp), kind=kind, detail=detail))
