@@ -150,7 +150,8 @@ def test_two_watcher_processes_elect_one_and_sigterm_hands_over(database_url: st
             status, body = healthz(ports[1])
             assert status == 200 and body["leader"] is False and body["lease_holder"] == f"{os.uname()[1]}:{first.pid}"
             first.send_signal(signal.SIGTERM)
-            assert log_lines(first, "lease released")[0]["message"].startswith("SIGTERM")
+            ours = [line for line in log_lines(first, "lease released") if line["logger"] != "py.warnings"]
+            assert ours[0]["message"].startswith("SIGTERM")  # (py.warnings: an SDK's warning, as a JSON line too)
             assert first.wait(timeout=60) == 0
             log_lines(second, "leader")  # at its next check, not at the lease's expiry
             assert healthz(ports[1])[1]["leader"] is True
@@ -177,3 +178,25 @@ def test_the_dockerfile_and_the_documented_commands_use_flags_watch_has() -> Non
     used = {word.strip('"[],') for line in lines for word in line.split() if word.strip('"[],').startswith("--")}
     assert {"--log-format", "--health-port", "--once"} <= used
     assert used <= flags
+
+
+def test_with_json_logs_a_library_warning_is_a_json_line_too(capsys) -> None:
+    import logging
+    import warnings
+
+    from cloudrun.cli import teardown as teardown_cli
+
+    loggers = [logging.getLogger(name) for name in ("cloudrun.teardown", "py.warnings")]
+    before = [(logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
+    try:
+        teardown_cli._log_to_stderr("json")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("this SDK drops Python 3.10 soon", FutureWarning, stacklevel=1)
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        assert [line["logger"] for line in lines] == ["py.warnings"] and "Python 3.10" in lines[0]["message"]
+    finally:
+        logging.captureWarnings(False)
+        for logger, (handlers, propagate, level) in zip(loggers, before, strict=True):
+            logger.handlers[:], logger.propagate = handlers, propagate
+            logger.setLevel(level)

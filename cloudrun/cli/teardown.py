@@ -54,6 +54,11 @@ def _log_to_stderr(log_format: str = "text") -> None:
     logger = logging.getLogger("cloudrun.teardown")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    if log_format == "json":  # every stderr line one JSON object: a library's warning too (google.api_core warns
+        logging.captureWarnings(True)  # on Python 3.10 as it is imported), through logging's py.warnings logger
+        warned = logging.getLogger("py.warnings")
+        warned.addHandler(handler)
+        warned.propagate = False
 
 
 REPORT_COLUMNS = (tables.Column("result"), tables.Column("deployment"), tables.Column("where", 1),
