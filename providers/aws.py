@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from cloudrun import retry, staging
+from cloudrun import retry
 from cloudrun.errors import (
     AuthError,
     CloudrunError,
@@ -45,7 +45,7 @@ from cloudrun.provider import ClientFactory, Provider
 from . import aws_client, aws_metrics, aws_resources, aws_role, aws_stage_job, aws_storage, aws_template
 from .aws_client import CREDENTIALS_HINT
 from .aws_resources import Listed
-from .common import failure_error
+from .common import failure_error, require_staged
 
 _STATE_MAP = {
     "Creating": EndpointState.creating,
@@ -134,7 +134,7 @@ class SageMakerProvider(Provider):
         if spec.provider != self.name or spec.spot:
             raise InvalidInput(f"the aws adapter cannot deploy this spec (provider {spec.provider}, spot {spec.spot})")
         if spec.weights_uri:
-            self._require_staged(spec)
+            require_staged(self.weights_store(spec.region), spec, "s3")
         role_arn = self.resolve_role()
         aws_resources.refuse_existing(self._call, spec)
         created: list[str] = []
@@ -237,15 +237,6 @@ class SageMakerProvider(Provider):
         """Return cloudrun's S3 bucket of staged weights for this account in `region` (aws_storage)."""
         account = self._call("sts", _GLOBAL_REGION, "get_caller_identity")["Account"]
         return aws_storage.S3WeightsStore(self._call, region, account)
-
-    def _require_staged(self, spec: DeploySpec) -> None:
-        """Raise InvalidInput unless the staged weights the spec names have their manifest (written last by `stage`)."""
-        store = self.weights_store(spec.region)
-        prefix = spec.weights_uri.removeprefix(f"s3://{store.bucket}/")
-        if prefix == spec.weights_uri or store.read(prefix + staging.MANIFEST) is None:
-            raise InvalidInput(f"the staged weights at {spec.weights_uri} are not complete (no manifest)",
-                               hint=f"stage them again: `cloudrun stage {spec.served_model} --provider aws "
-                               f"--region {spec.region}`")  # fmt: skip
 
     def resolve_role(self) -> str:
         """Return the execution role ARN: --role, $CLOUDRUN_SAGEMAKER_ROLE_ARN, or cloudrun's own (made if allowed)."""

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from cloudrun.errors import CapacityUnavailable, CloudrunError, QuotaExceeded
+from cloudrun import staging
+from cloudrun.errors import CapacityUnavailable, CloudrunError, InvalidInput, QuotaExceeded
 from cloudrun.models import DeploySpec, Endpoint
 
 HF_TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
@@ -56,3 +58,13 @@ def failure_error(
     if kind in (QuotaExceeded, CapacityUnavailable):
         return kind(message, hint=hints.get(kind))
     return CloudrunError(message + detail, hint=otherwise)
+
+
+def require_staged(store: Any, spec: DeploySpec, scheme: str) -> None:
+    """Raise InvalidInput unless the staged weights the spec names (in `store`'s bucket, `scheme`://bucket/prefix)
+    have their manifest, which `stage` writes last: a half copy is never loaded."""
+    prefix = spec.weights_uri.removeprefix(f"{scheme}://{store.bucket}/")
+    if prefix == spec.weights_uri or store.read(prefix + staging.MANIFEST) is None:
+        raise InvalidInput(f"the staged weights at {spec.weights_uri} are not complete (no manifest)",
+                           hint=f"stage them again: `cloudrun stage {spec.served_model} --provider {spec.provider} "
+                           f"--region {spec.region}`")  # fmt: skip

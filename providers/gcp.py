@@ -52,7 +52,7 @@ from typing import Any
 from google.cloud import aiplatform_v1
 from google.protobuf import json_format, struct_pb2
 
-from cloudrun import retry, staging
+from cloudrun import retry
 from cloudrun.errors import AuthError, CloudrunError, InvalidInput
 from cloudrun.loopback import is_loopback
 from cloudrun.models import (
@@ -68,7 +68,7 @@ from cloudrun.pricing import shapes
 from cloudrun.provider import ClientFactory, Provider
 
 from . import gcp_client, gcp_metrics, gcp_resources, gcp_storage, gcp_template
-from .common import failure_error
+from .common import failure_error, require_staged
 from .gcp_client import SANDBOX_CREDENTIALS_ENV as SANDBOX_CREDENTIALS_ENV  # re-exported: public names stay here
 from .gcp_client import SANDBOX_ENDPOINT_ENV as SANDBOX_ENDPOINT_ENV
 from .gcp_client import SANDBOX_PROJECT as SANDBOX_PROJECT
@@ -170,7 +170,7 @@ class VertexProvider(Provider):
             raise InvalidInput(f"the gcp adapter cannot deploy a {spec.provider} spec")
         plan = gcp_template.requests(spec, self.project, gcp_template.hf_token())  # validates machine and labels
         if spec.weights_uri:
-            self._require_staged(spec)
+            require_staged(self.weights_store(spec.region), spec, "gs")
         gcp_resources.refuse_existing(self._call, self.project, spec)
         model_name = endpoint_name = ""
         try:
@@ -271,15 +271,6 @@ class VertexProvider(Provider):
         base = endpoint if endpoint and is_loopback(endpoint) else gcp_storage.STORAGE_URL
         session = AuthorizedSession(self._google.resolved_credentials())
         return gcp_storage.GcsWeightsStore(self._google.run, session, base, self.project, region)
-
-    def _require_staged(self, spec: DeploySpec) -> None:
-        """Raise InvalidInput unless the staged weights the spec names have their manifest (written last by `stage`)."""
-        store = self.weights_store(spec.region)
-        prefix = spec.weights_uri.removeprefix(f"gs://{store.bucket}/")
-        if prefix == spec.weights_uri or store.read(prefix + staging.MANIFEST) is None:
-            raise InvalidInput(f"the staged weights at {spec.weights_uri} are not complete (no manifest)",
-                               hint=f"stage them again: `cloudrun stage {spec.served_model} --provider gcp "
-                               f"--region {spec.region}`")  # fmt: skip
 
     @property
     def project(self) -> str:
