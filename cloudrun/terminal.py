@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
-from cloudrun import debugging
+from cloudrun import debugging, deferred_coercion
 from cloudrun.errors import CloudrunError
 
 out = Console(soft_wrap=True)
@@ -47,6 +47,7 @@ class _RootGroup(TyperGroup):
             if built is None:
                 return None
             self.commands[cmd_name] = built
+        deferred_coercion.defer(self.commands[cmd_name])  # once per command (it marks what it did)
         return self.commands[cmd_name]
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
@@ -85,6 +86,7 @@ class _RootGroup(TyperGroup):
         return typer.main.get_command(wrapper).commands.get(name)  # type: ignore[attr-defined]
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        deferred_coercion.defer(self)  # the root's own flags (--version, --install-completion...) and built commands
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
