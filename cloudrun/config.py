@@ -20,11 +20,6 @@ from cloudrun import inputs, paths
 from cloudrun.errors import InvalidInput
 from cloudrun.plain import PROVIDERS
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 FILE_ENV = "CLOUDRUN_CONFIG"
 MAX_BYTES = 64 * 1024  # a defaults file is a few lines; anything larger is not one
 
@@ -76,10 +71,18 @@ def load() -> dict[str, Any]:
     try:
         if file.stat().st_size > MAX_BYTES:
             raise InvalidInput(f"{file} is larger than {MAX_BYTES // 1024} KiB: not a cloudrun config file")
-        document = tomllib.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"config file {file} cannot be read: {exc}", hint="fix or remove it") from exc
+    if sys.version_info >= (3, 11):  # the TOML parser, imported only when there is a file: every command reads it
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"config file {file} cannot be read: {exc}", hint="fix or remove it") from exc
     return {key: check(key, value, where=str(file)) for key, value in document.items()}
 

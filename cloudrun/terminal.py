@@ -9,18 +9,47 @@ import importlib
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from cloudrun import debugging, deferred_coercion
 from cloudrun.errors import CloudrunError
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    out: Console  # made on first use: the module's __getattr__
+    err: Console
+
+
+_CONSOLES = {"out": {"soft_wrap": True}, "err": {"stderr": True, "soft_wrap": True}}
+
+
+def __getattr__(name: str) -> Any:
+    """`out` and `err`, the rich consoles, made when first asked for: importing rich.console costs 12-20 ms of start-up
+    (more with older rich), which `--help`, `plan --json` and every command printing no rich output never pay. A
+    module that prints at all takes them at its import (`from cloudrun.terminal import out`); those on `--help`'s and
+    `plan`'s path ask `terminal.out` when they print."""
+    if name in _CONSOLES:
+        from rich.console import Console
+
+        made = globals()[name] = Console(**_CONSOLES[name])
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _err() -> Console:
+    """The stderr console, for this module's own functions (a module's __getattr__ serves only other modules)."""
+    return globals().get("err") or __getattr__("err")
+
+
+def escape(text: str) -> str:
+    """Return the text with rich markup escaped (rich.markup.escape, imported when an error is printed)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 class _RootGroup(TyperGroup):
@@ -78,7 +107,7 @@ class _RootGroup(TyperGroup):
             try:
                 wrapper.add_typer(registry.hook(registry.COMMANDS_GROUP, name), name=name)
             except CloudrunError as exc:  # a plugin that cannot load costs its own commands, not the others
-                err.print(f"[yellow]warning:[/yellow] `cloudrun {name}` is unavailable: {escape(str(exc))}",
+                _err().print(f"[yellow]warning:[/yellow] `cloudrun {name}` is unavailable: {escape(str(exc))}",
                           highlight=False)  # fmt: skip
                 return None
         else:
@@ -97,10 +126,10 @@ class _RootGroup(TyperGroup):
             if type(exc).__name__ != "NoArgsIsHelpError":  # that one is the help, printed already
                 ctx = getattr(exc, "ctx", None)
                 see = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-                err.print(f"[red]error:[/red] {escape(one_line(exc.format_message()) + see)}", highlight=False)
+                _err().print(f"[red]error:[/red] {escape(one_line(exc.format_message()) + see)}", highlight=False)
             sys.exit(exc.exit_code)
         except typer.Abort:
-            err.print("Aborted!")
+            _err().print("Aborted!")
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -152,9 +181,9 @@ def errors_to_exit(fn: F) -> F:
 
 
 def _report(line: str, exc: BaseException) -> None:
-    err.print(line, highlight=False)
+    _err().print(line, highlight=False)
     if debugging.enabled():
-        err.print(debugging.story(exc), highlight=False, markup=False)
+        _err().print(debugging.story(exc), highlight=False, markup=False)
 
 
 def print_json(document: Any) -> None:

@@ -19,7 +19,8 @@ try:
     app({args!r})
 except SystemExit:
     pass
-shown = ("cloudrun", "boto", "google", "azure", "sqlalchemy", "alembic")
+shown = ("cloudrun", "boto", "google", "azure", "sqlalchemy", "alembic", "rich", "pydantic", "tomllib", "tomli",
+         "sqlite3")
 print(" ".join(sorted(m for m in sys.modules if m.startswith(shown))), file=sys.stderr)
 """
 _DEPLOY_SIDE = ("cloudrun.api", "cloudrun.state.store", "cloudrun.models", "sqlalchemy", "alembic",
@@ -38,6 +39,19 @@ def loaded(args, tmp_path):
 def test_help_lists_every_command_without_importing_any(tmp_path):
     modules = loaded(["--help"], tmp_path)
     assert not [m for m in modules if m.startswith("cloudrun.cli.") or m.startswith(_DEPLOY_SIDE)]
+    assert "rich.console" not in modules  # plain click help: the consoles are made when something prints
+
+
+# What only some runs need: rich (a table), pydantic's validators (typer's coercion of a value given on the command
+# line, cloudrun/deferred_coercion.py), the TOML parser (a config file), SQLite (state that exists).
+_NOT_FOR_JSON = ("rich.console", "rich.table", "pydantic.main", "tomllib", "tomli", "sqlite3")
+
+
+@pytest.mark.parametrize("command", ["plan", "size"])
+def test_json_output_loads_no_rich_and_no_validators(tmp_path, command):
+    modules = loaded([command, "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "--json"], tmp_path)
+    assert "cloudrun.planning" in modules
+    assert not set(_NOT_FOR_JSON) & set(modules)
 
 
 @pytest.mark.parametrize("extra", [[], ["--json"]])

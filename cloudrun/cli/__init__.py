@@ -12,9 +12,9 @@ import gc
 
 import typer
 
-from cloudrun import __version__, debugging
+from cloudrun import __version__, debugging, terminal
 from cloudrun import provider as registry
-from cloudrun.terminal import _RootGroup, app, errors_to_exit, out
+from cloudrun.terminal import _RootGroup, app, errors_to_exit
 
 # The commands, in the order --help lists them: the module that registers each (imported only when it runs or its
 # own help is asked), and its one-line help as --help lists it (tests/test_cli_startup.py: equal to the command's).
@@ -61,7 +61,7 @@ def _version(value: object) -> None:
     # so every command (`teardown --yes` and `watch --once` from cron included) printed this line and exited 0
     # having done nothing. Only a real True, i.e. --version on the command line, may end the process here.
     if value is True:
-        out.print(f"cloudrun {__version__}")
+        terminal.out.print(f"cloudrun {__version__}")
         raise typer.Exit()
 
 

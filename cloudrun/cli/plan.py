@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 
-from cloudrun import planning, time_to_serve  # planning: what cloudrun.api re-exports, without the deploy side
-from cloudrun.cli import render
+from cloudrun import planning, terminal, time_to_serve  # planning: what cloudrun.api re-exports, not the deploy side
+from cloudrun.cli import plan_json
 from cloudrun.plain import Precision
-from cloudrun.terminal import JsonOpt, app, errors_to_exit, out, print_json, split_values
+from cloudrun.terminal import JsonOpt, app, errors_to_exit, print_json, split_values
 
 ModelArg = typer.Argument(None, help="Hugging Face model id, e.g. deepseek-ai/deepseek-llm-67b-chat.")
 PrecisionOpt = typer.Option(None, "--precision", help="bf16, fp8, int8 or int4 (default: the model's own).")
@@ -48,9 +48,11 @@ def size(
     need = planning.size(model, precision=precision, context=context, concurrency=concurrency, config=config,
                     quantized_model=quantized_model)  # fmt: skip
     if as_json:
-        print_json(render.need_json(need))
+        print_json(plan_json.need_json(need))
     else:
-        render.print_need(out, need)
+        from cloudrun.cli import render  # rich's tables: only for a table
+
+        render.print_need(terminal.out, need)
 
 
 @app.command()
@@ -124,12 +126,14 @@ def plan(
         estimate = time_to_serve.estimate(result.need, first.offer.gpu_count, instance_type=first.offer.instance_type,
                                           past=time_to_serve.history())  # fmt: skip
     if as_json:
-        document = render.plan_json(result)
+        document = plan_json.plan_json(result)
         if estimate is not None:  # for the first option: seconds from create to serving, typical and pessimistic
             document["time_to_serve_s"] = estimate.as_json()
         print_json(document)
     else:
-        render.print_plan(out, result, now, everything=show_all, sources=sources)
+        from cloudrun.cli import render  # rich's tables: only for a table
+
+        render.print_plan(terminal.out, result, now, everything=show_all, sources=sources)
         if estimate is not None:
-            out.print(f"{estimate.describe()} (first option; `cloudrun stage` copies the weights in-region)",
+            terminal.out.print(f"{estimate.describe()} (first option; `cloudrun stage` copies the weights in-region)",
                       style="dim", highlight=False, markup=False)  # fmt: skip

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from cloudrun import inputs, planning, scenarios
-from cloudrun.cli import render, render_tokens
+from cloudrun.cli import plan_json, render, render_tokens
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs.load import Load
 from cloudrun.inputs.load import load as parse_load
@@ -58,7 +58,7 @@ def run(
     if load is None and wanted.tokens_per_s is None and plain and not explain:
         result = planning.plan(model, **common)  # the plain plan: ranked per hour, no throughput asked for
         if as_json:
-            print_json({**render.plan_json(result), **scenario_json(preset)})
+            print_json({**plan_json.plan_json(result), **scenario_json(preset)})
             return
         render.print_plan(out, result, common["now"], everything=show_all)
         for line in explained:

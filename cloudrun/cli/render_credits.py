@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cloudrun.cli import tables
-from cloudrun.cli.render import money
+from cloudrun.cli.plan_json import money
 from cloudrun.credits.ledger import Balance, LedgerGrant
 from cloudrun.credits.presets import PRESETS
 from cloudrun.credits.sync import SyncResult

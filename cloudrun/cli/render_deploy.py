@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cloudrun.cli import tables
-from cloudrun.cli.render import money
+from cloudrun.cli.plan_json import money
 from cloudrun.deployer import DeployResult
 from cloudrun.models import CheckResult, Deployment
 from cloudrun.teardown.deletion import Removed, describe

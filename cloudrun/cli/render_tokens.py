@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cloudrun import throughput
-from cloudrun.cli import render, tables
+from cloudrun.cli import plan_json, render, tables
 from cloudrun.per_token import TokenOption, TokenPlan, closest
 
 COLUMNS = (
@@ -28,7 +28,7 @@ def _number(value: float | None, digits: int = 0) -> str:
 
 def token_option_json(t: TokenOption, gpu_bytes: dict[Decimal, int]) -> dict[str, Any]:
     """Return one option as plan's JSON plus the per-token fields (the names issue 16 fixes)."""
-    doc = render.option_json(t.option, gpu_bytes)
+    doc = plan_json.option_json(t.option, gpu_bytes)
     doc.update({
         "replicas": t.replicas,
         "tokens_per_s": None if t.tokens_per_s is None else round(t.tokens_per_s, 1),
@@ -37,10 +37,10 @@ def token_option_json(t: TokenOption, gpu_bytes: dict[Decimal, int]) -> dict[str
         "max_concurrency": t.max_concurrency,
         "meets_target": t.meets_target,
         "misses": list(t.misses),
-        "usd_per_million_tokens": None if t.usd_per_million_tokens is None else render.money(t.usd_per_million_tokens),
-        "replicas_list_cost_usd": render.money(t.list_cost_usd),
-        "replicas_credits_applied_usd": render.money(t.credits_applied_usd),
-        "replicas_out_of_pocket_usd": render.money(t.out_of_pocket_usd),
+        "usd_per_million_tokens": None if t.usd_per_million_tokens is None else float(t.usd_per_million_tokens),
+        "replicas_list_cost_usd": plan_json.money(t.list_cost_usd),
+        "replicas_credits_applied_usd": plan_json.money(t.credits_applied_usd),
+        "replicas_out_of_pocket_usd": plan_json.money(t.out_of_pocket_usd),
         "decode_bound": t.bound or None,
     })  # fmt: skip
     return doc
@@ -48,7 +48,7 @@ def token_option_json(t: TokenOption, gpu_bytes: dict[Decimal, int]) -> dict[str
 
 def token_plan_json(tp: TokenPlan) -> dict[str, Any]:
     gpu_bytes: dict[Decimal, int] = {}
-    doc = render.plan_json(tp.plan)
+    doc = plan_json.plan_json(tp.plan)
     doc["options"] = [token_option_json(t, gpu_bytes) for t in tp.options]
     doc.update({
         "rank_by": tp.rank_by,

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from cloudrun import api, teardown
-from cloudrun.cli import render, render_deploy
+from cloudrun.cli import plan_json, render_deploy
 from cloudrun.cli.teardown import print_report
 from cloudrun.deployer import WaitPolicy
 from cloudrun.inputs import parse_duration
@@ -96,4 +96,4 @@ def _cycle(model: str, console: Console) -> None:
         rows, report = api.status(state, load, refresh=True)
         render_deploy.print_status(console, rows, report, datetime.now(timezone.utc))
     console.print(f"[green]sandbox cycle done[/green]: deployed, called and removed {name}; "
-                  f"{render.gb(plan.plan.need.weights_bytes)} of weights would have been served.")  # fmt: skip
+                  f"{plan_json.gb(plan.plan.need.weights_bytes)} of weights would have been served.")  # fmt: skip

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,6 +138,8 @@ class Database:
         Two processes switching a new file at once would deadlock, so SQLite fails one at once instead of
         waiting out the busy timeout: retry it, with jitter, until the timeout.
         """
+        import sqlite3  # here, not at the top: `plan` asks this module whether there is state, never for SQLite
+
         deadline = time.monotonic() + self.timeout
         raw = self.engine.raw_connection()
         try:
