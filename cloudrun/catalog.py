@@ -11,66 +11,24 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from cloudrun import catalog_cache, inputs
+from cloudrun.catalog_rows import COLUMNS, HINT, UNDATED, FieldError, check_header, parse_row
 from cloudrun.errors import InvalidInput
 from cloudrun.inputs import bounds, files
-from cloudrun.plain import PROVIDERS, SERVICES, Offer
-from cloudrun.regions import REGIONS
-
-COLUMNS: tuple[str, ...] = (
-    "provider",
-    "service",
-    "region",
-    "instance_type",
-    "gpu_model",
-    "gpu_count",
-    "gpu_memory_gb",
-    "vcpus",
-    "memory_gb",
-    "price_per_hour_usd",
-    "spot_price_per_hour_usd",
-    "source",
-    "as_of",
-)
+from cloudrun.plain import PROVIDERS, Offer
 
 SNAPSHOT_PACKAGE = "cloudrun.data"
 SNAPSHOT_NAME = "offers.csv"
 BUNDLED_LABEL = "bundled snapshot offers.csv"
 
-# Only Vertex AI online prediction can run a deployment on spot capacity (cloud.google.com/vertex-ai/docs/predictions/
-# use-spot-vms; no spot option in the SageMaker CreateEndpointConfig or Azure ML managed online deployment schemas):
-# a spot price for SageMaker real-time or Azure managed online endpoints would rank an option nobody can deploy.
-SPOT_SERVICES = frozenset({"vertex"})
-
 # `plan` warns when the oldest price it used is older than this (`price_age_days`), or undated.
 STALE_AFTER_DAYS = 30
-
-# The `as_of` of a figure whose publication date is unknown. An empty `as_of` in a file means the same. The day a
-# copy was read is never its date: an undated price is shown as "undated" and counts as old.
-UNDATED = "undated"
-
-# What the clouds are sent (instance types) or shown (GPU models): ASCII names, as every price list spells them.
-_INSTANCE_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_GPU_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}")
-_HINT = "see docs/catalog.md for the format"
-
-
-class _FieldError(ValueError):
-    """One row is wrong, in one field when `field` is set; load_csv adds the file and row."""
-
-    def __init__(self, problem: str, field: str | None = None) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.field = field
-
 
 def load_csv(path: Path | str, *, label: str | None = None) -> list[Offer]:
     """Return the offers in a catalog CSV file, or raise InvalidInput naming the file, row and field.
@@ -79,11 +37,11 @@ def load_csv(path: Path | str, *, label: str | None = None) -> list[Offer]:
     """
     name = label or str(path)
     data = files.read_bounded(path, "catalog file", bounds.MAX_CATALOG_BYTES, "check the --catalog path")
-    reader = csv.reader(io.StringIO(files.decode(data, f"catalog file {name}", _HINT), newline=""))
+    reader = csv.reader(io.StringIO(files.decode(data, f"catalog file {name}", HINT), newline=""))
     try:
         return _read_rows(reader, name)
     except csv.Error as exc:  # a field past the csv module's size limit, a NUL byte: not a catalog
-        raise InvalidInput(f"{name} line {reader.line_num}: {exc}", hint=_HINT) from None
+        raise InvalidInput(f"{name} line {reader.line_num}: {exc}", hint=HINT) from None
 
 
 def _read_rows(reader: Any, name: str) -> list[Offer]:
@@ -91,7 +49,7 @@ def _read_rows(reader: Any, name: str) -> list[Offer]:
     header = next(reader, None)
     if header is None:
         raise InvalidInput(f"{name} is empty", hint=f"the first line must be: {','.join(COLUMNS)}")
-    _check_header(name, header)
+    check_header(name, header)
     found: list[Offer] = []
     first_row: dict[tuple[str, str, str], int] = {}
     latest = datetime.now(timezone.utc).date() + timedelta(days=1)  # a day's slack for clocks and time zones
@@ -101,8 +59,8 @@ def _read_rows(reader: Any, name: str) -> list[Offer]:
         row = len(found) + 1
         where = f"{name} row {row} (line {reader.line_num})"
         try:
-            offer = _parse_row(cells, latest)
-        except _FieldError as exc:
+            offer = parse_row(cells, latest)
+        except FieldError as exc:
             field = f", field {exc.field}" if exc.field else ""
             raise InvalidInput(f"{where}{field}: {exc.problem}") from None
         key = (offer.provider, offer.region, offer.instance_type)
@@ -249,153 +207,3 @@ def _check_regions(regions: Sequence[str], found: list[Offer], providers: Sequen
         scope = f" for {', '.join(providers)}" if providers else ""
         raise InvalidInput(f"region {unknown[0]!r} is not in the catalog{scope}: known regions are {', '.join(known)}")
     return wanted
-
-
-def _check_header(name: str, header: list[str]) -> None:
-    found = [column.strip() for column in header]
-    if tuple(found) == COLUMNS:
-        return
-    missing = [column for column in COLUMNS if column not in found]
-    extra = [column for column in found if column not in COLUMNS]
-    problems = [f"missing {', '.join(missing)}"] if missing else []
-    problems += [f"unexpected {', '.join(extra)}"] if extra else []
-    if not problems:
-        problems = ["columns are repeated or out of order"]
-    raise InvalidInput(
-        f"{name} line 1: the header does not match the catalog format ({'; '.join(problems)})",
-        hint=f"expected: {','.join(COLUMNS)}",
-    )
-
-
-def _parse_row(cells: list[str], latest: date) -> Offer:
-    if len(cells) != len(COLUMNS):
-        raise _FieldError(f"has {len(cells)} fields, expected {len(COLUMNS)} (is a comma unquoted?)")
-    row = dict(zip(COLUMNS, [cell.strip() for cell in cells], strict=True))
-    provider, service = row["provider"], row["service"]
-    if provider not in PROVIDERS:
-        raise _FieldError(f"{provider!r} is not one of {', '.join(PROVIDERS)}", "provider")
-    if service != SERVICES[provider]:
-        raise _FieldError(f"{service!r} does not match provider {provider} (expected {SERVICES[provider]})", "service")
-    if _text(row, "region") not in REGIONS[provider]:
-        raise _FieldError(f"{row['region']!r} is not one of {provider}'s regions (made up, misspelt, or not ASCII)",
-                          "region")  # fmt: skip
-    gpu_count, gpu_memory_gb, vcpus, memory_gb = _shape(row["gpu_count"], row["gpu_memory_gb"], row["vcpus"],
-                                                        row["memory_gb"])  # fmt: skip
-    price = _price(row, "price_per_hour_usd", gpu_count)
-    return Offer(
-        provider=provider,
-        service=service,
-        region=row["region"],
-        instance_type=_name(row, "instance_type", _INSTANCE_TYPE),
-        gpu_model=_name(row, "gpu_model", _GPU_MODEL),
-        gpu_count=gpu_count,
-        gpu_memory_gb=gpu_memory_gb,
-        vcpus=vcpus,
-        memory_gb=memory_gb,
-        price_per_hour_usd=price,
-        spot_price_per_hour_usd=_spot(row, service, price, gpu_count),
-        source=_source(row),
-        as_of=_as_of(row, latest),
-    )
-
-
-_SHAPE_FIELDS = ("gpu_count", "gpu_memory_gb", "vcpus", "memory_gb")
-
-
-@functools.lru_cache(maxsize=4096)  # a catalog repeats few shapes over many regions: check each once
-def _shape(gpu_count: str, gpu_memory_gb: str, vcpus: str, memory_gb: str) -> tuple[int, Decimal, int, Decimal]:
-    """Return an instance's GPUs, GPU memory, vCPUs and host memory, each within its bound (bounds.py says why)."""
-    row = dict(zip(_SHAPE_FIELDS, (gpu_count, gpu_memory_gb, vcpus, memory_gb), strict=True))
-    return (
-        _count(row, "gpu_count", bounds.MAX_GPU_COUNT),
-        _positive(row, "gpu_memory_gb", bounds.MIN_GPU_MEMORY_GB, bounds.MAX_GPU_MEMORY_GB),
-        _count(row, "vcpus", bounds.MAX_VCPUS),
-        _positive(row, "memory_gb", bounds.MIN_MEMORY_GB, bounds.MAX_MEMORY_GB),
-    )
-
-
-def _text(row: dict[str, str], field: str) -> str:
-    if not row[field]:
-        raise _FieldError("is empty", field)
-    return row[field]
-
-
-def _name(row: dict[str, str], field: str, pattern: re.Pattern[str]) -> str:
-    value = _text(row, field)
-    if not pattern.fullmatch(value):
-        raise _FieldError(f"{value[:40]!r} is not a name the clouds use (ASCII letters, digits, '.', '_', '-')", field)
-    return value
-
-
-def _source(row: dict[str, str]) -> str:
-    value = _text(row, "source")
-    if len(value) > bounds.MAX_SOURCE_CHARS or not value.isprintable():
-        raise _FieldError(f"must be printable text of at most {bounds.MAX_SOURCE_CHARS} characters", "source")
-    return value
-
-
-def _positive(row: dict[str, str], field: str, low: Decimal, high: Decimal) -> Decimal:
-    """Return the field as a number from `low` to `high` (bounds.py says why each is where it is)."""
-    value = _text(row, field)
-    try:
-        number = Decimal(value) if value.isascii() and len(value) <= 32 else None
-    except InvalidOperation:
-        number = None
-    if number is None:
-        raise _FieldError(f"{value[:40]!r} is not a number", field)
-    if not number.is_finite() or number <= 0:
-        raise _FieldError(f"{value!r} must be a number greater than 0", field)
-    if not low <= number <= high:
-        raise _FieldError(f"{value!r} is not between {low} and {high}: a unit error or a typo", field)
-    return number
-
-
-def _price(row: dict[str, str], field: str, gpu_count: int) -> Decimal:
-    """Return a price an hour: at least a tenth of a cent, at most $500 a GPU (the rule `catalog refresh` keeps)."""
-    return _positive(row, field, bounds.MIN_USD_PER_HOUR, bounds.MAX_USD_PER_GPU_HOUR * gpu_count)
-
-
-def _count(row: dict[str, str], field: str, high: int) -> int:
-    value = _text(row, field)
-    if not (value.isascii() and value.isdigit()) or (len(value) <= 6 and int(value) < 1):
-        raise _FieldError(f"{value[:40]!r} must be a whole number of at least 1", field)
-    if len(value) > 6 or int(value) > high:
-        raise _FieldError(f"{value[:40]!r} must be a whole number of at most {high}", field)
-    return int(value)
-
-
-def _spot(row: dict[str, str], service: str, price: Decimal, gpu_count: int) -> Decimal | None:
-    field = "spot_price_per_hour_usd"
-    if not row[field]:
-        return None
-    spot = _price(row, field, gpu_count)
-    if service not in SPOT_SERVICES:
-        raise _FieldError(f"{service} endpoints have no spot capacity; leave it empty", field)
-    if spot > price:
-        raise _FieldError(f"spot price {spot} is above the on-demand price {price} (a data error)", field)
-    return spot
-
-
-def _as_of(row: dict[str, str], latest: date) -> str:
-    """Return the publication date as YYYY-MM-DD, or "undated" for an empty or "undated" field."""
-    value = row["as_of"]
-    if value in ("", UNDATED):
-        return UNDATED
-    parsed = _day(value)
-    if parsed is None:
-        raise _FieldError(f"{value[:40]!r} is not an ISO date (YYYY-MM-DD) or {UNDATED!r}", "as_of")
-    if not bounds.EARLIEST.date() <= parsed <= latest:
-        raise _FieldError(f"{value} is not a date a price was published on (from {bounds.EARLIEST:%Y} to today)",
-                          "as_of")  # fmt: skip
-    return parsed.isoformat()
-
-
-@functools.lru_cache(maxsize=256)  # a catalog has few distinct dates: parse each once
-def _day(value: str) -> date | None:
-    # Python 3.11+ also accepts forms like 20261128; the file format is YYYY-MM-DD only.
-    if len(value) != 10:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudrun import paths
+from cloudrun.catalog_rows import COLUMNS
 from cloudrun.errors import InvalidInput
 from cloudrun.plain import Offer
 
@@ -93,8 +94,6 @@ def read_meta() -> dict[str, Any]:
 
 def write_provider(provider: str, offers: Iterable[Offer], now: datetime, **details: Any) -> Path:
     """Replace one provider's cache file with these offers, then record the refresh time in meta.json."""
-    from cloudrun.catalog import COLUMNS  # catalog imports this module; import here to avoid a cycle
-
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from cloudrun.catalog import SPOT_SERVICES, UNDATED
+from cloudrun.catalog_rows import SPOT_SERVICES, UNDATED
 from cloudrun.inputs.bounds import MAX_USD_PER_GPU_HOUR as MAX_USD_PER_GPU_HOUR  # the catalog's rule too
 from cloudrun.models import SERVICES, Offer
 from cloudrun.pricing.shapes import Shape
