@@ -4,13 +4,17 @@ Vertex AI bills a deployed model per node-hour at a premium over the Compute Eng
 (cloud.google.com/vertex-ai/pricing, "custom-trained models", against cloud.google.com/compute/gpus-pricing).
 The premium documented there is about 1.15; one outside 1.0-1.5 means one of the two figures is wrong
 (a stale copy, a mislabelled SKU). Such a row is kept, flagged `conflict:` with both figures named, and
-carries the better-sourced figure: the current Compute Engine price times the documented premium.
+carries the better-sourced one (`better_sourced`): a figure with a publication date over one without (the
+day an undated copy was read is not its date, so it cannot show it is the newer), else the newer; when
+neither says more, the Compute Engine figure times the documented premium.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+
+from cloudrun.catalog_rows import UNDATED
 
 # The plausible Vertex-over-Compute-Engine premium (issue 18): below 1.0 Vertex would be cheaper than the VM it
 # runs on; above 1.5 is three times the documented ~15 % premium.
@@ -45,10 +49,18 @@ def problem(vertex_price: Decimal, compute_engine_price: Decimal) -> str | None:
     )
 
 
+def better_sourced(candidate: Figure, compute_engine: Figure) -> bool:
+    """True when the candidate's source says more than the Compute Engine figure's: dated against undated, or the
+    newer of two dates. Two undated figures, or the same date: the Compute Engine figure is preferred."""
+    if candidate.as_of == UNDATED:
+        return False
+    return compute_engine.as_of == UNDATED or candidate.as_of > compute_engine.as_of
+
+
 def resolve(candidate: Figure, compute_engine: Figure, documented_premium: Decimal, premium_source: str) -> Figure:
     """Return the figure the catalog should carry for a Vertex row: the candidate when its premium over the
-    Compute Engine figure is plausible, else the Compute Engine figure times the documented premium, flagged
-    `conflict:` and naming both figures and both sources."""
+    Compute Engine figure is plausible; else the better-sourced of the candidate and the Compute Engine figure
+    times the documented premium, flagged `conflict:` and naming both figures and both sources."""
     why = problem(candidate.price_per_hour_usd, compute_engine.price_per_hour_usd)
     if why is None:
         return candidate
@@ -57,9 +69,17 @@ def resolve(candidate: Figure, compute_engine: Figure, documented_premium: Decim
     spot = _q4(spot * documented_premium) if spot is not None else None
     if spot is not None and spot > price:
         spot = None  # a spot figure above on-demand is a data error, not a price
+    reference = (f"Compute Engine {compute_engine.price_per_hour_usd} ({compute_engine.source}) x {documented_premium} "
+                 f"({premium_source})")  # fmt: skip
+    if better_sourced(candidate, compute_engine):
+        source = (
+            f"{CONFLICT} {candidate.price_per_hour_usd} vs {price}; {why}; used: {candidate.price_per_hour_usd} "
+            f"({candidate.source}, as of {candidate.as_of}: dated, against an undated or older figure); "
+            f"not used: {price} = {reference}"
+        )
+        return Figure(candidate.price_per_hour_usd, candidate.spot_price_per_hour_usd, source, candidate.as_of)
     source = (
-        f"{CONFLICT} {price} vs {candidate.price_per_hour_usd}; {why}; used: Compute Engine "
-        f"{compute_engine.price_per_hour_usd} ({compute_engine.source}) x {documented_premium} ({premium_source}); "
+        f"{CONFLICT} {price} vs {candidate.price_per_hour_usd}; {why}; used: {reference}; "
         f"not used: {candidate.price_per_hour_usd} ({candidate.source}, as of {candidate.as_of})"
     )
     return Figure(price, spot, source, compute_engine.as_of)

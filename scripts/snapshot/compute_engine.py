@@ -1,7 +1,8 @@
-"""Compute Engine prices of the machines Vertex AI serves on: the 2025 table and the current reference figures.
+"""Compute Engine prices of the machines Vertex AI serves on: the 2026-08-20 table and the reference figures.
 
 A Vertex row is priced from Compute Engine (machine + its GPUs) times the Vertex premium, and cross-checked
-against the current Compute Engine price of the same machine (cloudrun/pricing/crosscheck.py).
+against a second figure of the same machine read on 2026-11-28 from the SkyPilot catalog (CURRENT: undated, no
+licence file, so a reference, never a shipped figure where the dated table has one; cloudrun/pricing/crosscheck.py).
 """
 
 from __future__ import annotations
@@ -34,72 +35,80 @@ SHAPES = {
     "a3-ultragpu-8g": Shape("H200", 8, 141, 224, 2952),
 }
 
-# (machine, region): (USD/h, spot USD/h), machine + GPUs: Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml
-# generated 2025-03-06 (Apache-2.0; its figures come from the Cloud Billing Catalog API).
-PRICING_YML_2025 = {
-    ("g2-standard-4", "us-central1"): ("0.706832255", "0.279932"),
-    ("g2-standard-4", "us-east4"): ("0.704517808", "0.281812"),
-    ("g2-standard-4", "europe-west4"): ("0.742916046", "0.253236"),
-    ("g2-standard-8", "us-central1"): ("0.853624271", "0.336764"),
-    ("g2-standard-8", "us-east4"): ("0.850829156", "0.340324"),
-    ("g2-standard-8", "europe-west4"): ("0.897201806", "0.314972"),
-    ("g2-standard-12", "us-central1"): ("1.000416287", "0.393596"),
-    ("g2-standard-12", "us-east4"): ("0.997140504", "0.398836"),
-    ("g2-standard-12", "europe-west4"): ("1.051487566", "0.376708"),
-    ("g2-standard-16", "us-central1"): ("1.147208303", "0.450428"),
-    ("g2-standard-16", "us-east4"): ("1.143451852", "0.457348"),
-    ("g2-standard-16", "europe-west4"): ("1.205773326", "0.438444"),
-    ("g2-standard-24", "us-central1"): ("2.000832574", "0.787192"),
-    ("g2-standard-24", "us-east4"): ("1.994281008", "0.797672"),
-    ("g2-standard-24", "europe-west4"): ("2.102975132", "0.753416"),
-    ("g2-standard-32", "us-central1"): ("1.734376367", "0.677756"),
-    ("g2-standard-32", "us-east4"): ("1.728697244", "0.691396"),
-    ("g2-standard-32", "europe-west4"): ("1.822916366", "0.685388"),
-    ("g2-standard-48", "us-central1"): ("4.001665148", "1.574384"),
-    ("g2-standard-48", "us-east4"): ("3.988562016", "1.595344"),
-    ("g2-standard-48", "europe-west4"): ("4.205950264", "1.506832"),
-    ("g2-standard-96", "us-central1"): ("8.003330296", "3.148768"),
-    ("g2-standard-96", "us-east4"): ("7.977124032", "3.190688"),
-    ("g2-standard-96", "europe-west4"): ("8.411900528", "3.013664"),
-    ("a2-highgpu-1g", "us-central1"): ("3.673385", "1.293355"),
-    ("a2-highgpu-1g", "us-east4"): ("3.934354926", "1.2132324"),
-    ("a2-highgpu-1g", "europe-west4"): ("3.747972", "1.44587"),
-    ("a2-highgpu-2g", "us-central1"): ("7.34677", "2.58671"),
-    ("a2-highgpu-2g", "us-east4"): ("7.868709852", "2.4264648"),
-    ("a2-highgpu-2g", "europe-west4"): ("7.495944", "2.89174"),
-    ("a2-highgpu-4g", "us-central1"): ("14.69354", "5.17342"),
-    ("a2-highgpu-4g", "us-east4"): ("15.737419704", "4.8529296"),
-    ("a2-highgpu-4g", "europe-west4"): ("14.991888", "5.78348"),
-    ("a2-highgpu-8g", "us-central1"): ("29.38708", "10.34684"),
-    ("a2-highgpu-8g", "us-east4"): ("31.474839408", "9.7058592"),
-    ("a2-highgpu-8g", "europe-west4"): ("29.983776", "11.56696"),
-    ("a2-ultragpu-1g", "us-central1"): ("5.06879789041096", "2.02746835616438"),
-    ("a2-ultragpu-1g", "us-east4"): ("5.70773247945206", "2.29658383561644"),
-    ("a2-ultragpu-1g", "europe-west4"): ("5.58091847945206", "1.81105531506849"),
-    ("a2-ultragpu-2g", "us-central1"): ("10.1375957808219", "4.05493671232877"),
-    ("a2-ultragpu-2g", "us-east4"): ("11.4154649589041", "4.59316767123288"),
-    ("a2-ultragpu-2g", "europe-west4"): ("11.1618369589041", "3.62211063013699"),
-    ("a2-ultragpu-4g", "us-central1"): ("20.2751915616438", "8.10987342465753"),
-    ("a2-ultragpu-4g", "us-east4"): ("22.8309299178082", "9.18633534246576"),
-    ("a2-ultragpu-4g", "europe-west4"): ("22.3236739178082", "7.24422126027397"),
-    ("a2-ultragpu-8g", "us-central1"): ("40.5503831232877", "16.2197468493151"),
-    ("a2-ultragpu-8g", "us-east4"): ("45.6618598356164", "18.3726706849315"),
-    ("a2-ultragpu-8g", "europe-west4"): ("44.6473478356164", "14.4884425205479"),
-    ("a3-highgpu-1g", "us-central1"): ("11.0612499878219", "4.42446871232877"),
-    ("a3-highgpu-1g", "us-east4"): ("11.0694695189041", "4.45487967123288"),
-    ("a3-highgpu-1g", "europe-west4"): ("14.0675598969041", "3.96990063013699"),
-    ("a3-highgpu-4g", "us-central1"): ("44.2449999512877", "17.6978748493151"),
-    ("a3-highgpu-4g", "us-east4"): ("44.2778780756164", "17.8195186849315"),
-    ("a3-highgpu-4g", "europe-west4"): ("56.2702395876164", "15.8796025205479"),
-    ("a3-highgpu-8g", "us-central1"): ("88.4899999025753", "35.3957496986301"),
-    ("a3-highgpu-8g", "us-east4"): ("88.5557561512329", "35.639037369863"),
-    ("a3-highgpu-8g", "europe-west4"): ("112.540479175233", "31.7592050410959"),
+# (machine, region): (USD/h, spot USD/h), machine + GPUs, copied verbatim from Cyclenerd/google-cloud-pricing-cost-
+# calculator pricing.yml at commit dac31281 ("generated: Thu Aug 20 04:22:20 2026"; Apache-2.0; its figures are the
+# Cloud Billing Catalog API's Compute Engine SKUs summed per machine type). Its on-demand figures of these machines
+# equal those of its 2025-03-06 edition; the spot figures changed. The file has no a3-ultragpu-8g.
+PYML = "Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml @dac31281 generated 2026-08-20 (Apache-2.0)"
+PYML_DATE = "2026-08-20"
+PRICING_YML = {
+    ("g2-standard-4", "us-central1"): ("0.706832255", "0.423956"),
+    ("g2-standard-4", "us-east4"): ("0.704517808", "0.34166"),
+    ("g2-standard-4", "europe-west4"): ("0.742916046", "0.445776"),
+    ("g2-standard-8", "us-central1"): ("0.853624271", "0.512012"),
+    ("g2-standard-8", "us-east4"): ("0.850829156", "0.41262"),
+    ("g2-standard-8", "europe-west4"): ("0.897201806", "0.538352"),
+    ("g2-standard-12", "us-central1"): ("1.000416287", "0.600068"),
+    ("g2-standard-12", "us-east4"): ("0.997140504", "0.48358"),
+    ("g2-standard-12", "europe-west4"): ("1.051487566", "0.630928"),
+    ("g2-standard-16", "us-central1"): ("1.147208303", "0.688124"),
+    ("g2-standard-16", "us-east4"): ("1.143451852", "0.55454"),
+    ("g2-standard-16", "europe-west4"): ("1.205773326", "0.723504"),
+    ("g2-standard-24", "us-central1"): ("2.000832574", "1.200136"),
+    ("g2-standard-24", "us-east4"): ("1.994281008", "0.96716"),
+    ("g2-standard-24", "europe-west4"): ("2.102975132", "1.261856"),
+    ("g2-standard-32", "us-central1"): ("1.734376367", "1.040348"),
+    ("g2-standard-32", "us-east4"): ("1.728697244", "0.83838"),
+    ("g2-standard-32", "europe-west4"): ("1.822916366", "1.093808"),
+    ("g2-standard-48", "us-central1"): ("4.001665148", "2.400272"),
+    ("g2-standard-48", "us-east4"): ("3.988562016", "1.93432"),
+    ("g2-standard-48", "europe-west4"): ("4.205950264", "2.523712"),
+    ("g2-standard-96", "us-central1"): ("8.003330296", "4.800544"),
+    ("g2-standard-96", "us-east4"): ("7.977124032", "3.86864"),
+    ("g2-standard-96", "europe-west4"): ("8.411900528", "5.047424"),
+    ("a2-highgpu-1g", "us-central1"): ("3.673385", "2.12081"),
+    ("a2-highgpu-1g", "us-east4"): ("3.934354926", "2.360575"),
+    ("a2-highgpu-1g", "europe-west4"): ("3.747972", "2.24787"),
+    ("a2-highgpu-2g", "us-central1"): ("7.34677", "4.24162"),
+    ("a2-highgpu-2g", "us-east4"): ("7.868709852", "4.72115"),
+    ("a2-highgpu-2g", "europe-west4"): ("7.495944", "4.49574"),
+    ("a2-highgpu-4g", "us-central1"): ("14.69354", "8.48324"),
+    ("a2-highgpu-4g", "us-east4"): ("15.737419704", "9.4423"),
+    ("a2-highgpu-4g", "europe-west4"): ("14.991888", "8.99148"),
+    ("a2-highgpu-8g", "us-central1"): ("29.38708", "16.96648"),
+    ("a2-highgpu-8g", "us-east4"): ("31.474839408", "18.8846"),
+    ("a2-highgpu-8g", "europe-west4"): ("29.983776", "17.98296"),
+    ("a2-ultragpu-1g", "us-central1"): ("5.06879789041096", "2.92787753424658"),
+    ("a2-ultragpu-1g", "us-east4"): ("5.70773247945206", "2.44715328767123"),
+    ("a2-ultragpu-1g", "europe-west4"): ("5.58091847945206", "2.89492328767123"),
+    ("a2-ultragpu-2g", "us-central1"): ("10.1375957808219", "5.85575506849315"),
+    ("a2-ultragpu-2g", "us-east4"): ("11.4154649589041", "4.89430657534247"),
+    ("a2-ultragpu-2g", "europe-west4"): ("11.1618369589041", "5.78984657534247"),
+    ("a2-ultragpu-4g", "us-central1"): ("20.2751915616438", "11.7115101369863"),
+    ("a2-ultragpu-4g", "us-east4"): ("22.8309299178082", "9.78861315068493"),
+    ("a2-ultragpu-4g", "europe-west4"): ("22.3236739178082", "11.5796931506849"),
+    ("a2-ultragpu-8g", "us-central1"): ("40.5503831232877", "23.4230202739726"),
+    ("a2-ultragpu-8g", "us-east4"): ("45.6618598356164", "19.5772263013699"),
+    ("a2-ultragpu-8g", "europe-west4"): ("44.6473478356164", "23.1593863013699"),
+    ("a3-highgpu-1g", "us-central1"): ("11.0612499878219", "6.63670306849315"),
+    ("a3-highgpu-1g", "us-east4"): ("11.0694695189041", "5.49442657534247"),
+    ("a3-highgpu-1g", "europe-west4"): ("14.0675598969041", "6.68091657534247"),
+    ("a3-highgpu-4g", "us-central1"): ("44.2449999512877", "26.5468122739726"),
+    ("a3-highgpu-4g", "us-east4"): ("44.2778780756164", "21.9777063013699"),
+    ("a3-highgpu-4g", "europe-west4"): ("56.2702395876164", "26.7236663013699"),
+    ("a3-highgpu-8g", "us-central1"): ("88.4899999025753", "53.0936245479452"),
+    ("a3-highgpu-8g", "us-east4"): ("88.5557561512329", "43.9554126027397"),
+    ("a3-highgpu-8g", "europe-west4"): ("112.540479175233", "53.4473326027397"),
 }
 
 SKYPILOT = (
     "skypilot-org/skypilot-catalog catalogs/v8/gcp/vms.csv @006059e0 (Compute Engine list prices the catalog reads "
     f"from the Cloud Billing Catalog API; undated, read {READ})"
 )
+# The reference figures. Where they disagree with the dated table by more than the premium allows, the table wins
+# (crosscheck.resolve): on-demand, they differ only for A100 80 GB (all three regions, 1.72x) and H100 in us-central1
+# (2.05x), while the H100 rows of us-east4 and europe-west4 agree within 1 %; the copy's own notes list that
+# H100 spread across regions among its data quirks (shared/catalogs/skypilot/README.md, "Data quirks").
 # (machine, region): host USD/h, host spot, GPUs USD/h, GPUs spot: the SkyPilot catalog's host row (machine only)
 # and accelerator row (its GPUs), which add up to the machine's price (SkyPilot Resources._get_hourly_cost). Rows
 # marked "per GPU" take the accelerator row of a larger machine divided by its GPUs (Compute Engine prices GPUs

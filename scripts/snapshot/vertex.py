@@ -1,9 +1,10 @@
 """Google Vertex AI online prediction rows: Compute Engine machine + GPUs x the Vertex premium, cross-checked.
 
-Each row starts from the 2025-03-06 Compute Engine table times the documented premium. Where a current Compute
-Engine figure of the same machine is stored (compute_engine.CURRENT), the row is cross-checked against it
-(cloudrun.pricing.crosscheck): a premium outside 1.0-1.5x flags the row `conflict:` and prices it from the
-current figure instead. Machines with no 2025 figure (a3-ultragpu-8g) are priced from the current one.
+Each row starts from the Compute Engine table of 2026-08-20 (compute_engine.PRICING_YML) times the documented
+premium. Where a second, reference figure of the same machine is stored (compute_engine.CURRENT, undated), the row
+is cross-checked against it (cloudrun.pricing.crosscheck): a premium outside 1.0-1.5x flags the row `conflict:`,
+names both, and keeps the better-sourced one (the dated figure). Machines the table lacks (a3-ultragpu-8g) are
+priced from the reference figure alone.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ PREMIUM_SOURCE = (
     "cloud.google.com/compute/all-pricing (Vertex n1-standard-4 0.21849885/h vs Compute Engine 0.19/h, a copy of the "
     "page of 2026-10-07); spot premium assumed equal"
 )
-PYML = "Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml generated 2025-03-06 (Apache-2.0)"
-PYML_DATE = "2025-03-06"
+PYML, PYML_DATE = compute_engine.PYML, compute_engine.PYML_DATE
 REGIONS = ("us-central1", "us-east4", "europe-west4")
 # Vertex AI serves on a3-ultragpu-8g (8 x H200): GoogleCloudPlatform/vertex-ai-samples notebooks/community/
 # model_garden/model_garden_pytorch_deepseek_deployment.ipynb deploys DeepSeek-R1 on "1 host of 8 x H200
@@ -35,7 +35,7 @@ H200_OFFERED = (
 
 
 def rows() -> list[Row]:
-    """Return the Vertex rows of the snapshot, each cross-checked where a current Compute Engine figure exists."""
+    """Return the Vertex rows of the snapshot, each cross-checked where a second Compute Engine figure exists."""
     found = []
     for machine, shape in compute_engine.SHAPES.items():
         for region in REGIONS:
@@ -48,7 +48,7 @@ def rows() -> list[Row]:
 
 def figure_for(machine: str, region: str) -> crosscheck.Figure | None:
     """Return the Vertex figure of a machine in a region, or None when no source prices it."""
-    old = compute_engine.PRICING_YML_2025.get((machine, region))
+    old = compute_engine.PRICING_YML.get((machine, region))
     now = _current(machine, region)
     if old is None:
         return _from_current(now) if now is not None else None
@@ -56,18 +56,18 @@ def figure_for(machine: str, region: str) -> crosscheck.Figure | None:
     base = f"Compute Engine {machine} {region} {q4(hour)}/h, spot {q4(spot)}/h (machine + GPUs) in {PYML}"
     candidate = crosscheck.Figure(q4(hour * PREMIUM), q4(spot * PREMIUM), f"{base} x {PREMIUM}", PYML_DATE)
     if now is None:
-        unchecked = "not cross-checked: no current Compute Engine figure of this machine is stored; unverified"
+        unchecked = "not cross-checked: no second Compute Engine figure of this machine is stored; unverified"
         return _with_source(candidate, f"derived: {base} x {PREMIUM} ({PREMIUM_SOURCE}); {unchecked}")
     resolved = crosscheck.resolve(candidate, now, PREMIUM, PREMIUM_SOURCE)
     if resolved is not candidate:
         return resolved
     ratio = crosscheck.premium(candidate.price_per_hour_usd, now.price_per_hour_usd)
-    return _with_source(candidate, f"derived: {base} x {PREMIUM} ({PREMIUM_SOURCE}); cross-checked: {ratio}x the "
-                                   f"current Compute Engine {now.price_per_hour_usd} ({now.source})")  # fmt: skip
+    return _with_source(candidate, f"derived: {base} x {PREMIUM} ({PREMIUM_SOURCE}); cross-checked: {ratio}x a "
+                                   f"second Compute Engine figure {now.price_per_hour_usd} ({now.source})")  # fmt: skip
 
 
 def reference(machine: str, region: str) -> crosscheck.Figure | None:
-    """Return the current Compute Engine figure a Vertex row of this machine is checked against, if stored."""
+    """Return the second Compute Engine figure a Vertex row of this machine is checked against, if stored."""
     return _current(machine, region)
 
 
