@@ -78,7 +78,8 @@ class BlobWeightsStore(WeightsStore):
             root = ElementTree.fromstring(self._request("GET", "", params=params).content)
             for blob in root.iter("Blob"):
                 size = int(blob.findtext("Properties/Content-Length") or 0)
-                meta = {child.tag: child.text or "" for child in blob.find("Metadata") or []}
+                metadata = blob.find("Metadata")  # an Element's truth value is its having children (deprecated)
+                meta = {child.tag: child.text or "" for child in (() if metadata is None else metadata)}
                 found[blob.findtext("Name") or ""] = StoredObject(size, meta.get(staging.SHA256_KEY),
                                                                   meta.get(staging.GIT_SHA1_KEY))  # fmt: skip
             marker = root.findtext("NextMarker")
