@@ -16,6 +16,7 @@ from cloudrun.loopback import require_loopback
 from cloudrun.sandbox.moto_lifecycle import emulate_startup
 from cloudrun.sandbox.moto_metrics import emulate_invocation_metrics
 from cloudrun.sandbox.moto_quotas import emulate_sagemaker_quotas
+from cloudrun.sandbox.moto_tags import answer_missing_resources
 from cloudrun.sandbox.moto_types import widen_instance_types
 
 SANDBOX_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
@@ -50,6 +51,7 @@ def start(port: int = 0, *, startup_s: float = 0.0) -> AwsSandbox:
     emulate_sagemaker_quotas()
     emulate_startup(startup_s)
     emulate_invocation_metrics()
+    answer_missing_resources()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()
