@@ -99,6 +99,10 @@ def listed(call: Call, region: str, kind: str) -> dict[str, Listed]:
             item_tags = tags(call, region, item[arn_field])
         except NotFound:  # deleted between the list and its tags
             continue
+        except InvalidInput:  # SageMaker's ListTags of a deleted resource is a ValidationException whose message
+            if find(call, region, kind, item[name_field]) is None:  # is not documented: ask whether it still exists
+                continue
+            raise
         found[item[name_field]] = Listed(kind, item[name_field], item.get("CreationTime"), item_tags)
     return found
 
