@@ -10,7 +10,7 @@ import pytest
 
 from cloudrun import warmup
 from cloudrun.errors import InvalidInput
-from cloudrun.sandbox import hub_fake
+from tests.hub_fixtures import serve_hub
 from tests.test_cli_deploy import MODEL, WHERE, cloud, one_json_document, one_line_error, run  # noqa: F401
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
@@ -18,10 +18,7 @@ pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 @pytest.fixture
 def hub(monkeypatch, cloud):  # noqa: F811
-    server = hub_fake.start(shard_bytes=64 * 1024)
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    yield server
-    server.stop()
+    yield from serve_hub(monkeypatch, 64 * 1024)
 
 
 def test_stage_json_list_and_rm_with_confirmation(hub):

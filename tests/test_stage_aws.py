@@ -12,6 +12,7 @@ from cloudrun.errors import CloudrunError, Conflict, InvalidInput
 from cloudrun.providers.aws import SageMakerProvider
 from cloudrun.sandbox import hub_fake
 from tests.aws_fixtures import REGION, fake_credentials
+from tests.hub_fixtures import serve_hub
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]  # the fake Hub, on loopback only
 MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
@@ -19,12 +20,7 @@ MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
 
 @pytest.fixture
 def hub(monkeypatch):
-    server = hub_fake.start(shard_bytes=9 * 1024 * 1024)  # above S3's part size: multipart is used
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.delenv("CLOUDRUN_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    yield server
-    server.stop()
+    yield from serve_hub(monkeypatch, 9 * 1024 * 1024)  # above S3's part size: multipart is used
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from cloudrun.errors import Conflict, InvalidInput
 from cloudrun.models import EndpointState
 from cloudrun.sandbox import azure_fake, azure_fake_models, fake_vllm, hub_fake
 from cloudrun.sandbox.blob_fake import handle
+from tests.hub_fixtures import serve_hub
 from tests.test_azure_adapter import REGION, azure_env, provider, sandbox, spec, wait_until  # noqa: F401
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
@@ -18,11 +19,7 @@ MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
 
 @pytest.fixture
 def hub(monkeypatch, sandbox):  # noqa: F811 - the fixture imported above
-    server = hub_fake.start(shard_bytes=9 * 1024 * 1024)  # above the 8 MiB block: Put Block + Put Block List
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.delenv("CLOUDRUN_OFFLINE", raising=False)
-    yield server
-    server.stop()
+    yield from serve_hub(monkeypatch, 9 * 1024 * 1024)  # above the 8 MiB block: Put Block + Put Block List
 
 
 def test_stage_into_blob_then_the_deployment_mounts_it_with_no_token(sandbox, hub, monkeypatch):  # noqa: F811

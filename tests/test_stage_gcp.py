@@ -9,17 +9,14 @@ from cloudrun import staging
 from cloudrun.errors import CloudrunError, Conflict, InvalidInput
 from cloudrun.sandbox import hub_fake
 from tests.gcp_fixtures import REGION, loopback, spec, start_fake
+from tests.hub_fixtures import serve_hub
 
 MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
 
 
 @pytest.fixture
 def hub(monkeypatch, fake):
-    server = hub_fake.start(shard_bytes=300 * 1024)  # two chunks of 256 KiB multiples, then the rest
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.delenv("CLOUDRUN_OFFLINE", raising=False)
-    yield server
-    server.stop()
+    yield from serve_hub(monkeypatch, 300 * 1024)  # two chunks of 256 KiB multiples, then the rest
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from cloudrun.providers import aws_role, aws_stage_job
 from cloudrun.providers.aws import SageMakerProvider
 from cloudrun.sandbox import hub_fake
 from tests.aws_fixtures import REGION, fake_credentials
+from tests.hub_fixtures import serve_hub
 from tests.processing_fake import FakeProcessing, invalid
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]  # the fake Hub, on loopback only
@@ -27,12 +28,7 @@ GATED = "meta-llama/Llama-3.1-8B-Instruct"
 
 @pytest.fixture
 def hub(monkeypatch):
-    server = hub_fake.start(shard_bytes=9 * 1024 * 1024)  # above the 8 MiB part: multipart inside the job
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.delenv("CLOUDRUN_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    yield server
-    server.stop()
+    yield from serve_hub(monkeypatch, 9 * 1024 * 1024)  # above the 8 MiB part: multipart inside the job
 
 
 @pytest.fixture
