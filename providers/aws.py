@@ -134,7 +134,7 @@ class SageMakerProvider(Provider):
         if spec.provider != self.name or spec.spot:
             raise InvalidInput(f"the aws adapter cannot deploy this spec (provider {spec.provider}, spot {spec.spot})")
         if spec.weights_uri:
-            require_staged(self.weights_store(spec.region), spec, "s3")
+            require_staged(self.weights_store(spec.region), spec)
         role_arn = self.resolve_role()
         aws_resources.refuse_existing(self._call, spec)
         created: list[str] = []

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from cloudrun import retry, staging
+from cloudrun import retry
 from cloudrun.errors import (
     CapacityUnavailable,
     CloudrunError,
@@ -71,7 +71,7 @@ from .azure_resources import (
     region_key,
     to_usage,
 )
-from .common import CONFLICT_HINT, failure_error
+from .common import CONFLICT_HINT, failure_error, require_staged
 
 _STATE_MAP = {
     "Creating": EndpointState.creating,
@@ -368,12 +368,7 @@ class AzureMLProvider(Provider):
     def _register_staged(self, spec: DeploySpec) -> None:
         """Register the staged weights as the deployment's model asset, once their manifest is found; InvalidInput
         (nothing created) when the copy is not complete."""
-        store = self.weights_store(spec.region)
-        prefix = spec.weights_uri.removeprefix(store.uri())
-        if prefix == spec.weights_uri or store.read(prefix + staging.MANIFEST) is None:
-            raise InvalidInput(f"the staged weights at {spec.weights_uri} are not complete (no manifest)",
-                               hint=f"stage them again: `cloudrun stage {spec.served_model} --provider azure "
-                               f"--region {spec.region}`")  # fmt: skip
+        require_staged(self.weights_store(spec.region), spec)
         ensure_datastore(self._call, self._ml(), azure_template.datastore(spec))
         asset = model_entity(azure_template.model_asset(spec))
         self._call(lambda: self._ml().models.create_or_update(asset))

@@ -60,10 +60,10 @@ def failure_error(
     return CloudrunError(message + detail, hint=otherwise)
 
 
-def require_staged(store: Any, spec: DeploySpec, scheme: str) -> None:
-    """Raise InvalidInput unless the staged weights the spec names (in `store`'s bucket, `scheme`://bucket/prefix)
-    have their manifest, which `stage` writes last: a half copy is never loaded."""
-    prefix = spec.weights_uri.removeprefix(f"{scheme}://{store.bucket}/")
+def require_staged(store: Any, spec: DeploySpec) -> None:
+    """Raise InvalidInput unless the staged weights the spec names (under `store.uri()`, the store's bucket or
+    container) have their manifest, which `stage` writes last: a half copy is never loaded."""
+    prefix = spec.weights_uri.removeprefix(store.uri())
     if prefix == spec.weights_uri or store.read(prefix + staging.MANIFEST) is None:
         raise InvalidInput(f"the staged weights at {spec.weights_uri} are not complete (no manifest)",
                            hint=f"stage them again: `cloudrun stage {spec.served_model} --provider {spec.provider} "

@@ -170,7 +170,7 @@ class VertexProvider(Provider):
             raise InvalidInput(f"the gcp adapter cannot deploy a {spec.provider} spec")
         plan = gcp_template.requests(spec, self.project, gcp_template.hf_token())  # validates machine and labels
         if spec.weights_uri:
-            require_staged(self.weights_store(spec.region), spec, "gs")
+            require_staged(self.weights_store(spec.region), spec)
         gcp_resources.refuse_existing(self._call, self.project, spec)
         model_name = endpoint_name = ""
         try:
